@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# make            build libtcspan (static + shared) and tcspan
+# make deps       install the Debian 12 packages the build, tests and demo need
+# make check      deps, build, unit + BPF + integration tests (as root)
+# make demo       bring up configs/demo.yaml, show mirrored traffic, tear down
+# make install    PREFIX=/usr/local DESTDIR=
+# make clean      remove build/
+# V=1             show the commands
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+LIBDIR	?= $(PREFIX)/lib
+INCDIR	?= $(PREFIX)/include
+
+BUILD	:= build
+CC	?= gcc
+CLANG	?= clang
+BPFTOOL	?= bpftool
+PKGS	:= libnl-3.0 libnl-route-3.0 libbpf yaml-0.1
+
+ifeq ($(V),1)
+Q :=
+msg =
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Debian 12 packages: build, BPF toolchain, tests, demo.
+DEB_PKGS := build-essential pkg-config clang llvm libnl-3-dev libnl-route-3-dev \
+	    libbpf-dev libelf-dev zlib1g-dev libyaml-dev bpftool iproute2 \
+	    tcpdump jq valgrind iputils-ping
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS	?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+		   -Wmissing-prototypes -fPIC -MMD -MP \
+		   -I$(BUILD)/bpf -Ilib -Ibpf $(PKG_CFLAGS)
+LDLIBS	+= $(PKG_LIBS)
+
+LIB_SRCS  := $(wildcard lib/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CMD_SRCS  := $(wildcard cmd/*.c)
+CMD_OBJS  := $(CMD_SRCS:%.c=$(BUILD)/%.o)
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(BPF_SRCS:%.bpf.c=$(BUILD)/%.bpf.o)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+
+SONAME	  := libtcspan.so.0
+LIB_A	  := $(BUILD)/libtcspan.a
+LIB_SO	  := $(BUILD)/$(SONAME)
+TCSPAN	  := $(BUILD)/tcspan
+
+all: $(LIB_A) $(LIB_SO) $(TCSPAN)
+
+# ---- BPF: objects, then skeletons that the library embeds -----------------
+ARCH_INC := -I/usr/include/$(shell $(CC) -dumpmachine)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -Wall -Werror $(ARCH_INC) -Ibpf -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tcspan_$(subst -,_,$*) > $@
+
+# Library objects may include any skeleton.
+$(LIB_OBJS): $(BPF_SKELS)
+
+# ---- C ---------------------------------------------------------------------
+$(BUILD)/%.o: %.c | $(BUILD)/lib $(BUILD)/cmd $(BUILD)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(TCSPAN): $(CMD_OBJS) $(LIB_A)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_A)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/lib $(BUILD)/cmd $(BUILD)/bpf $(BUILD)/tests/unit:
+	$(Q)mkdir -p $@
+
+# ---- set-up, tests, demo ---------------------------------------------------
+deps:
+	@missing=; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+unit: $(UNIT_BINS)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)tests/run $(BUILD)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo $(TCSPAN) configs/demo.yaml
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
+	install -m 0755 $(TCSPAN) $(DESTDIR)$(SBINDIR)/tcspan
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtcspan.so
+	install -m 0644 lib/tcspan.h $(DESTDIR)$(INCDIR)/tcspan.h
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all deps unit check demo install clean
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
+
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d)

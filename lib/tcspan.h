@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libtcspan: make the kernel's tc mirror/redirect state match a YAML
+ * topology.
+ *
+ * Conventions (as libbpf 1.0): functions return 0 or a negative errno;
+ * functions that return a pointer return NULL and set errno.  Every call
+ * that can fail takes a `struct tcspan_error *` (may be NULL) into which it
+ * puts human-readable messages: file errors as "FILE:LINE:COLUMN: error:
+ * MESSAGE", kernel errors with the kernel's extended-ack text and the object
+ * they concern.  The library never prints and never exits; it logs only
+ * through the callback set with tcspan_set_print().
+ */
+#ifndef TCSPAN_H
+#define TCSPAN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TCSPAN_VERSION "0.1.0"
+
+/* ---- errors and logging ------------------------------------------------ */
+
+struct tcspan_error;
+
+/* A new, empty error object; NULL and errno on failure. */
+struct tcspan_error *tcspan_error__new(void);
+/* Free it; NULL is accepted. */
+void tcspan_error__free(struct tcspan_error *err);
+/* Drop all messages, keep the object. */
+void tcspan_error__clear(struct tcspan_error *err);
+/* How many messages it holds. */
+size_t tcspan_error__count(const struct tcspan_error *err);
+/* Message i (0-based), or NULL when out of range.  Owned by err. */
+const char *tcspan_error__message(const struct tcspan_error *err, size_t i);
+
+enum tcspan_print_level {
+	TCSPAN_WARN,
+	TCSPAN_INFO,
+	TCSPAN_DEBUG,
+};
+
+typedef int (*tcspan_print_fn_t)(enum tcspan_print_level level,
+				 const char *fmt, va_list ap);
+
+/*
+ * Set the logging callback (NULL: log nothing, the default).  Returns the
+ * previous one.  Messages end with a newline.
+ */
+tcspan_print_fn_t tcspan_set_print(tcspan_print_fn_t fn);
+
+/* ---- topology: a parsed and validated file ------------------------------ */
+
+struct tcspan_topology;
+
+/*
+ * Read and validate the topology file at `path`.  On failure NULL is
+ * returned, errno is set (EINVAL for a file with errors) and every problem
+ * of the file is in `err`, one message each.
+ */
+struct tcspan_topology *tcspan_topology__from_file(const char *path,
+						   struct tcspan_error *err);
+
+/*
+ * The same for YAML held in memory; `file` is the name used in messages.
+ */
+struct tcspan_topology *tcspan_topology__from_buffer(const char *file,
+						     const char *buf, size_t len,
+						     struct tcspan_error *err);
+
+/*
+ * Checks that need the running system but change nothing: every namespace
+ * an endpoint names is listed in the file or exists now.  0 or -EINVAL.
+ */
+int tcspan_topology__check_system(const struct tcspan_topology *topo,
+				  struct tcspan_error *err);
+
+/* The topology's `name`.  Owned by topo. */
+const char *tcspan_topology__name(const struct tcspan_topology *topo);
+/* How many rules it has. */
+size_t tcspan_topology__rule_count(const struct tcspan_topology *topo);
+
+/* Free it; NULL is accepted. */
+void tcspan_topology__free(struct tcspan_topology *topo);
+
+/* ---- plan: what it takes to make the kernel match a topology ------------ */
+
+struct tcspan_plan;
+
+enum tcspan_op {
+	TCSPAN_OP_ADD,
+	TCSPAN_OP_CHANGE,
+	TCSPAN_OP_REMOVE,
+};
+
+enum tcspan_kind {
+	TCSPAN_KIND_RULE,
+	TCSPAN_KIND_NETNS,
+	TCSPAN_KIND_LINK,
+	TCSPAN_KIND_DEVICE,
+};
+
+/* One user-visible change: a rule, namespace, link or device. */
+struct tcspan_change {
+	enum tcspan_op op;
+	enum tcspan_kind kind;
+	const char *name;	/* rule name, netns name, "A -- B" for links */
+	const char *detail;	/* why, in words (e.g. "target changed"); may be NULL */
+};
+
+struct tcspan_plan_opts {
+	size_t sz;		/* sizeof(struct tcspan_plan_opts) */
+	/*
+	 * Seconds to wait for /run/tcspan/lock when another tcspan holds it;
+	 * 0 waits without limit.  The lock is held from plan creation until
+	 * the plan is freed, so that what was observed stays true.
+	 */
+	unsigned int lock_timeout;
+};
+
+/*
+ * Observe the kernel and compute what apply would change to make it match
+ * `topo`.  Takes the lock.  NULL and errno on failure (a collision with an
+ * object tcspan did not create is EEXIST, its name in `err`).
+ */
+struct tcspan_plan *tcspan_plan__new(const struct tcspan_topology *topo,
+				     const struct tcspan_plan_opts *opts,
+				     struct tcspan_error *err);
+
+/*
+ * A plan that removes everything topology `name` owns (what `destroy`
+ * does).  A name that owns nothing gives an empty plan.
+ */
+struct tcspan_plan *tcspan_plan__new_destroy(const char *name,
+					     const struct tcspan_plan_opts *opts,
+					     struct tcspan_error *err);
+
+/* The number of user-visible changes, and change i of them. */
+size_t tcspan_plan__change_count(const struct tcspan_plan *plan);
+const struct tcspan_change *tcspan_plan__change(const struct tcspan_plan *plan,
+						size_t i);
+/* How many changes of one op. */
+size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op);
+
+/*
+ * Carry the plan out.  All or nothing: when the kernel refuses a step, every
+ * step already made is undone, the kernel's message is in `err` and a
+ * negative errno is returned.  An empty plan sends nothing.
+ */
+int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err);
+
+/* Free it and release the lock; NULL is accepted. */
+void tcspan_plan__free(struct tcspan_plan *plan);
+
+/* ---- state: what tcspan owns now, read from the kernel alone ------------ */
+
+struct tcspan_state;
+
+struct tcspan_rule_info {
+	const char *name;
+	const char *action;		/* "mirror" | "redirect" */
+	const char *from;		/* "NETNS/DEV" or "DEV" */
+	const char *direction;		/* "ingress" | "egress" | "both" */
+	const char *to;			/* "" when the target is gone */
+	const char *to_direction;	/* "ingress" | "egress" */
+	const char *datapath;		/* "tc" */
+	const char *fallback;		/* why auto chose tc, or NULL */
+	const char *problem;		/* e.g. "target device is gone", or NULL */
+	uint64_t packets;		/* sum over the rule's hooks */
+	uint64_t bytes;
+};
+
+/*
+ * Read what tcspan owns in the caller's namespace and every named one.
+ * `name` NULL: all topologies; otherwise only that one.
+ */
+struct tcspan_state *tcspan_state__observe(const char *name,
+					   struct tcspan_error *err);
+size_t tcspan_state__topology_count(const struct tcspan_state *st);
+const char *tcspan_state__topology_name(const struct tcspan_state *st, size_t t);
+size_t tcspan_state__rule_count(const struct tcspan_state *st, size_t t);
+/* Fill `info` for rule r of topology t; strings are owned by st. */
+int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,
+		       struct tcspan_rule_info *info);
+/* Owned namespaces ("NAME") and links ("A -- B"). */
+size_t tcspan_state__namespace_count(const struct tcspan_state *st, size_t t);
+const char *tcspan_state__namespace(const struct tcspan_state *st, size_t t, size_t i);
+size_t tcspan_state__link_count(const struct tcspan_state *st, size_t t);
+const char *tcspan_state__link(const struct tcspan_state *st, size_t t, size_t i);
+void tcspan_state__free(struct tcspan_state *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TCSPAN_H */

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <netlink/attr.h>
+
+#include "link.h"
+
+#define ALIAS_PREFIX "tcspan:"
+
+static struct nl_msg *link_msg(int cmd, int flags, uint32_t ifindex)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	struct nl_msg *msg = nlmsg_alloc_simple(cmd, flags);
+
+	if (msg && nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static struct link_dev *find_dev(struct link_table *t, uint32_t ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < t->count; i++)
+		if (t->devs[i].ifindex == ifindex)
+			return &t->devs[i];
+	return NULL;
+}
+
+static int link_cb(struct nlmsghdr *hdr, void *arg)
+{
+	struct link_table *t = arg;
+	struct ifinfomsg *ifi = nlmsg_data(hdr);
+	struct nlattr *tb[IFLA_MAX + 1];
+	struct link_dev *d, *v;
+
+	if (hdr->nlmsg_type != RTM_NEWLINK ||
+	    nlmsg_parse(hdr, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_IFNAME])
+		return 0;
+	v = realloc(t->devs, (t->count + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->devs = v;
+	d = &v[t->count++];
+	memset(d, 0, sizeof(*d));
+	d->ifindex = ifi->ifi_index;
+	d->up = ifi->ifi_flags & IFF_UP;
+	snprintf(d->name, sizeof(d->name), "%s", nla_get_string(tb[IFLA_IFNAME]));
+	if (tb[IFLA_IFALIAS])
+		snprintf(d->alias, sizeof(d->alias), "%.*s", nla_len(tb[IFLA_IFALIAS]),
+			 (char *)nla_data(tb[IFLA_IFALIAS]));
+	if (tb[IFLA_LINKINFO]) {
+		struct nlattr *li[IFLA_INFO_MAX + 1];
+
+		if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
+		    li[IFLA_INFO_KIND])
+			snprintf(d->kind, sizeof(d->kind), "%s",
+				 nla_get_string(li[IFLA_INFO_KIND]));
+	}
+	return 0;
+}
+
+static int addr_cb(struct nlmsghdr *hdr, void *arg)
+{
+	struct link_table *t = arg;
+	struct ifaddrmsg *ifa = nlmsg_data(hdr);
+	struct nlattr *tb[IFA_MAX + 1];
+	struct tcspan_prefix *p, *v;
+	struct nlattr *a;
+	struct link_dev *d;
+
+	if (hdr->nlmsg_type != RTM_NEWADDR ||
+	    nlmsg_parse(hdr, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
+		return 0;
+	d = find_dev(t, ifa->ifa_index);
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!d || !a || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+		return 0;
+	/* Link-local IPv6 addresses are the kernel's, not the topology's. */
+	if (ifa->ifa_family == AF_INET6 && ifa->ifa_scope == RT_SCOPE_LINK)
+		return 0;
+	v = realloc(d->addresses, (d->n_addresses + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	d->addresses = v;
+	p = &v[d->n_addresses++];
+	memset(p, 0, sizeof(*p));
+	p->family = ifa->ifa_family;
+	p->len = ifa->ifa_prefixlen;
+	memcpy(&p->addr, nla_data(a), p->family == AF_INET ? 4 : 16);
+	return 0;
+}
+
+int link_dump(struct nl_conn *conn, struct link_table *table, struct tcspan_error *err)
+{
+	struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
+	struct nl_msg *msg;
+	int ret;
+
+	memset(table, 0, sizeof(*table));
+	msg = link_msg(RTM_GETLINK, 0, 0);
+	if (!msg)
+		return -ENOMEM;
+	ret = nl_conn__dump(conn, msg, link_cb, table, err);
+	if (ret)
+		goto fail;
+	msg = nlmsg_alloc_simple(RTM_GETADDR, 0);
+	if (!msg || nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = nl_conn__dump(conn, msg, addr_cb, table, err);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	link_table__free(table);
+	return ret;
+}
+
+void link_table__free(struct link_table *table)
+{
+	size_t i;
+
+	if (!table)
+		return;
+	for (i = 0; i < table->count; i++)
+		free(table->devs[i].addresses);
+	free(table->devs);
+	table->devs = NULL;
+	table->count = 0;
+}
+
+const struct link_dev *link_table__by_name(const struct link_table *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->count; i++)
+		if (!strcmp(t->devs[i].name, name))
+			return &t->devs[i];
+	return NULL;
+}
+
+const struct link_dev *link_table__by_ifindex(const struct link_table *t, uint32_t ifindex)
+{
+	return find_dev((struct link_table *)t, ifindex);
+}
+
+int link_ifindex(struct nl_conn *conn, const char *name, struct tcspan_error *err)
+{
+	const char *netns = nl_conn__netns(conn);
+	const struct link_dev *d;
+	struct link_table t;
+	int ret;
+
+	ret = link_dump(conn, &t, err);
+	if (ret)
+		return ret;
+	d = link_table__by_name(&t, name);
+	ret = d ? (int)d->ifindex : -ENODEV;
+	link_table__free(&t);
+	if (ret < 0)
+		tcspan_error__add(err, ret, "device \"%s%s%s\" not found", netns,
+				  *netns ? "/" : "", name);
+	return ret;
+}
+
+static int open_netns_fd(const char *netns)
+{
+	char path[PATH_MAX];
+
+	if (!netns || !*netns)
+		return open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/run/netns/%s", netns);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int link_add_veth(struct nl_conn *conn, const char *name, const char *peer,
+		  const char *peer_netns, struct tcspan_error *err)
+{
+	struct ifinfomsg peer_ifi = { .ifi_family = AF_UNSPEC };
+	struct nlattr *linkinfo, *data, *peerinfo;
+	struct nl_msg *msg;
+	char what[128];
+	int fd, ret;
+
+	fd = open_netns_fd(peer_netns);
+	if (fd < 0)
+		return tcspan_error__add(err, -errno, "namespace \"%s\": %s", peer_netns,
+					 strerror(errno));
+	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+	if (!msg || nla_put_string(msg, IFLA_IFNAME, name) < 0)
+		goto nomem;
+	linkinfo = nla_nest_start(msg, IFLA_LINKINFO);
+	if (!linkinfo || nla_put_string(msg, IFLA_INFO_KIND, "veth") < 0)
+		goto nomem;
+	data = nla_nest_start(msg, IFLA_INFO_DATA);
+	peerinfo = data ? nla_nest_start(msg, VETH_INFO_PEER) : NULL;
+	/* The peer's attributes follow its own ifinfomsg. */
+	if (!peerinfo || nlmsg_append(msg, &peer_ifi, sizeof(peer_ifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_string(msg, IFLA_IFNAME, peer) < 0 ||
+	    nla_put_u32(msg, IFLA_NET_NS_FD, fd) < 0)
+		goto nomem;
+	nla_nest_end(msg, peerinfo);
+	nla_nest_end(msg, data);
+	nla_nest_end(msg, linkinfo);
+	snprintf(what, sizeof(what), "cannot create veth %s/%s -- %s/%s",
+		 nl_conn__netns(conn), name, peer_netns, peer);
+	ret = nl_conn__request(conn, msg, what, err);
+	close(fd);
+	return ret;
+nomem:
+	nlmsg_free(msg);
+	close(fd);
+	return -ENOMEM;
+}
+
+int link_set_alias_up(struct nl_conn *conn, const char *name, const char *alias,
+		      struct tcspan_error *err)
+{
+	struct nl_msg *msg = link_msg(RTM_NEWLINK, 0, 0);
+	struct ifinfomsg *ifi;
+	char what[128];
+
+	if (!msg || nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
+	    nla_put_string(msg, IFLA_IFALIAS, alias) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	ifi = nlmsg_data(nlmsg_hdr(msg));
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	snprintf(what, sizeof(what), "cannot set up device %s", name);
+	return nl_conn__request(conn, msg, what, err);
+}
+
+int link_add_address(struct nl_conn *conn, uint32_t ifindex,
+		     const struct tcspan_prefix *p, const char *what,
+		     struct tcspan_error *err)
+{
+	struct ifaddrmsg ifa = {
+		.ifa_family = p->family,
+		.ifa_prefixlen = p->len,
+		.ifa_index = ifindex,
+	};
+	int alen = p->family == AF_INET ? 4 : 16;
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+
+	/* Duplicate address detection would hold v6 addresses back for a
+	 * second or more; a lab wants them at once. */
+	if (p->family == AF_INET6)
+		ifa.ifa_flags = IFA_F_NODAD;
+	if (!msg || nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0 ||
+	    nla_put(msg, IFA_LOCAL, alen, &p->addr) < 0 ||
+	    nla_put(msg, IFA_ADDRESS, alen, &p->addr) < 0 ||
+	    (p->family == AF_INET6 && nla_put_u32(msg, IFA_FLAGS, IFA_F_NODAD) < 0)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return nl_conn__request(conn, msg, what, err);
+}
+
+int link_delete(struct nl_conn *conn, const char *name, struct tcspan_error *err)
+{
+	struct nl_msg *msg = link_msg(RTM_DELLINK, 0, 0);
+	char what[128];
+	int ret;
+
+	if (!msg || nla_put_string(msg, IFLA_IFNAME, name) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	snprintf(what, sizeof(what), "cannot delete device %s", name);
+	ret = nl_conn__request(conn, msg, what, NULL);
+	if (ret == -ENODEV)
+		return 0;
+	if (ret)
+		return tcspan_error__add(err, ret, "%s: %s", what, strerror(-ret));
+	return 0;
+}
+
+bool link_alias_parse(const char *alias, char *topo, size_t size, const char **rest)
+{
+	const char *p, *end;
+
+	if (strncmp(alias, ALIAS_PREFIX, strlen(ALIAS_PREFIX)))
+		return false;
+	p = alias + strlen(ALIAS_PREFIX);
+	end = strchr(p, ' ');
+	if (!end)
+		end = p + strlen(p);
+	if (end == p || (size_t)(end - p) >= size)
+		return false;
+	memcpy(topo, p, end - p);
+	topo[end - p] = '\0';
+	*rest = *end ? end + 1 : end;
+	return true;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Network devices: read them (with their addresses and aliases), create
+ * veth pairs across namespaces, mark and remove them.
+ *
+ * tcspan marks what it creates in the device's alias (IFLA_IFALIAS), which
+ * lives in the kernel with the device: "tcspan:TOPOLOGY link A B" on both
+ * ends of a veth pair, "tcspan:TOPOLOGY netns" on the loopback device of a
+ * namespace it created.
+ */
+#ifndef TCSPAN_LINK_H
+#define TCSPAN_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#include "model.h"
+#include "nl.h"
+
+struct link_dev {
+	uint32_t ifindex;
+	char name[IFNAMSIZ];
+	char kind[16];			/* IFLA_INFO_KIND, "" when none */
+	char alias[256];
+	bool up;
+	struct tcspan_prefix *addresses;
+	size_t n_addresses;
+};
+
+struct link_table {
+	struct link_dev *devs;
+	size_t count;
+};
+
+/* Every device of the connection's namespace with its addresses. */
+int link_dump(struct nl_conn *conn, struct link_table *table, struct tcspan_error *err);
+void link_table__free(struct link_table *table);
+const struct link_dev *link_table__by_name(const struct link_table *t, const char *name);
+const struct link_dev *link_table__by_ifindex(const struct link_table *t, uint32_t ifindex);
+
+/* The ifindex of `name` in the connection's namespace, or a negative errno. */
+int link_ifindex(struct nl_conn *conn, const char *name, struct tcspan_error *err);
+
+/*
+ * Create veth `name` in the connection's namespace with peer `peer` in
+ * namespace `peer_netns` ("" = the caller's).
+ */
+int link_add_veth(struct nl_conn *conn, const char *name, const char *peer,
+		  const char *peer_netns, struct tcspan_error *err);
+
+/* Set alias and bring up device `name`. */
+int link_set_alias_up(struct nl_conn *conn, const char *name, const char *alias,
+		      struct tcspan_error *err);
+
+/* Add an address (with prefix length) to ifindex; no DAD for IPv6. */
+int link_add_address(struct nl_conn *conn, uint32_t ifindex,
+		     const struct tcspan_prefix *p, const char *what,
+		     struct tcspan_error *err);
+
+/* Delete device `name`; a missing device is not an error. */
+int link_delete(struct nl_conn *conn, const char *name, struct tcspan_error *err);
+
+/* Parse a tcspan alias: the topology name into topo; the rest after it
+ * (e.g. "netns", "link A B") in *rest.  False when it is not tcspan's. */
+bool link_alias_parse(const char *alias, char *topo, size_t size, const char **rest);
+
+#endif

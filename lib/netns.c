@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "nl.h"
+
+#define NETNS_RUN_DIR "/run/netns"
+
+/*
+ * /run/netns must be a shared mount point so that namespaces mounted later
+ * show up in every mount namespace that has it, as iproute2 arranges.
+ */
+static int prepare_run_dir(struct tcspan_error *err)
+{
+	if (mkdir(NETNS_RUN_DIR, 0755) && errno != EEXIST)
+		return tcspan_error__add(err, -errno, "cannot create %s: %s",
+					 NETNS_RUN_DIR, strerror(errno));
+	if (mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return tcspan_error__add(err, -errno, "cannot make %s shared: %s%s",
+					 NETNS_RUN_DIR, strerror(errno),
+					 errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+	/* Not a mount point yet: bind it onto itself, then share it. */
+	if (mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", MS_BIND | MS_REC, NULL) ||
+	    mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL))
+		return tcspan_error__add(err, -errno, "cannot mount %s: %s",
+					 NETNS_RUN_DIR, strerror(errno));
+	return 0;
+}
+
+int netns_create(const char *name, struct tcspan_error *err)
+{
+	char path[PATH_MAX];
+	int self = -1, fd, ret;
+
+	ret = prepare_run_dir(err);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0)
+		return tcspan_error__add(err, -errno, "cannot create namespace \"%s\": %s",
+					 name, strerror(errno));
+	close(fd);
+
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		ret = tcspan_error__add(err, -errno, "cannot open own namespace: %s",
+					strerror(errno));
+		goto fail;
+	}
+	if (unshare(CLONE_NEWNET)) {
+		ret = tcspan_error__add(err, -errno, "cannot create namespace \"%s\": %s%s",
+					name, strerror(errno),
+					errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+		goto fail;
+	}
+	ret = 0;
+	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
+		ret = tcspan_error__add(err, -errno, "cannot mount namespace \"%s\": %s",
+					name, strerror(errno));
+	if (setns(self, CLONE_NEWNET) && !ret)
+		ret = tcspan_error__add(err, -errno, "cannot return to own namespace: %s",
+					strerror(errno));
+	if (ret)
+		goto fail;
+	close(self);
+	return 0;
+fail:
+	if (self >= 0)
+		close(self);
+	unlink(path);
+	return ret;
+}
+
+int netns_delete(const char *name, struct tcspan_error *err)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
+	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+		return tcspan_error__add(err, -errno, "cannot unmount namespace \"%s\": %s",
+					 name, strerror(errno));
+	if (unlink(path) && errno != ENOENT)
+		return tcspan_error__add(err, -errno, "cannot remove %s: %s", path,
+					 strerror(errno));
+	return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int netns_list(char ***names, size_t *count)
+{
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	DIR *dir;
+
+	*names = NULL;
+	*count = 0;
+	dir = opendir(NETNS_RUN_DIR);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.' || !nl_netns_exists(de->d_name))
+			continue;
+		if (n == cap) {
+			char **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!nv)
+				goto nomem;
+			v = nv;
+		}
+		v[n] = strdup(de->d_name);
+		if (!v[n])
+			goto nomem;
+		n++;
+	}
+	closedir(dir);
+	qsort(v, n, sizeof(*v), compare_names);
+	*names = v;
+	*count = n;
+	return 0;
+nomem:
+	closedir(dir);
+	netns_list_free(v, n);
+	return -ENOMEM;
+}
+
+void netns_list_free(char **names, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <linux/netlink.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <netlink/msg.h>
+
+#include "nl.h"
+
+#define NETNS_RUN_DIR "/run/netns"
+
+/*
+ * Requests in flight before answers are read.  Each answer with
+ * NETLINK_CAP_ACK is small, so this stays well inside the receive buffer.
+ */
+#define NL_WINDOW 128
+
+struct nl_pending {
+	uint32_t seq;
+	void *tag;
+};
+
+struct nl_conn {
+	struct nl_sock *sk;
+	char *netns;
+	struct nl_pending window[NL_WINDOW];
+	unsigned int outstanding;
+};
+
+static int zclose(int *fd)
+{
+	int ret = 0;
+
+	if (*fd >= 0)
+		ret = close(*fd);
+	*fd = -1;
+	return ret;
+}
+
+bool nl_netns_exists(const char *netns)
+{
+	char path[PATH_MAX];
+	struct statfs sfs;
+
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, netns);
+	/* A bind mount of an nsfs inode, as `ip netns add` leaves it. */
+	return statfs(path, &sfs) == 0 && sfs.f_type == NSFS_MAGIC;
+}
+
+int nl_in_netns(const char *netns, int (*fn)(void *ctx), void *ctx,
+		struct tcspan_error *err)
+{
+	char path[PATH_MAX];
+	int self = -1, target = -1, ret;
+
+	if (!netns || !*netns)
+		return fn(ctx);
+
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, netns);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		ret = tcspan_error__add(err, -errno, "cannot open own network namespace: %s",
+					strerror(errno));
+		goto out;
+	}
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (target < 0) {
+		ret = tcspan_error__add(err, -errno, "network namespace \"%s\": %s",
+					netns, strerror(errno));
+		goto out;
+	}
+	if (setns(target, CLONE_NEWNET)) {
+		ret = tcspan_error__add(err, -errno,
+					"cannot enter network namespace \"%s\": %s%s", netns,
+					strerror(errno),
+					errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+		goto out;
+	}
+	ret = fn(ctx);
+	if (setns(self, CLONE_NEWNET)) {
+		/* Staying in the wrong namespace would misdirect every later call. */
+		ret = tcspan_error__add(err, -errno,
+					"cannot return to own network namespace: %s",
+					strerror(errno));
+	}
+out:
+	zclose(&target);
+	zclose(&self);
+	return ret;
+}
+
+struct open_ctx {
+	struct nl_sock *sk;
+	int error;
+};
+
+static int open_socket(void *arg)
+{
+	struct open_ctx *oc = arg;
+	int one = 1, fd;
+
+	oc->sk = nl_socket_alloc();
+	if (!oc->sk)
+		return oc->error = -ENOMEM;
+	oc->error = nl_connect(oc->sk, NETLINK_ROUTE);
+	if (oc->error) {
+		oc->error = -EPROTO;
+		return oc->error;
+	}
+	fd = nl_socket_get_fd(oc->sk);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* Extended acks carry the kernel's reason; CAP_ACK keeps answers small. */
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	nl_socket_set_buffer_size(oc->sk, 4 << 20, 4 << 20);
+	nl_socket_disable_seq_check(oc->sk);
+	nl_socket_disable_auto_ack(oc->sk);
+	return 0;
+}
+
+int nl_conn__open(const char *netns, struct nl_conn **out, struct tcspan_error *err)
+{
+	struct open_ctx oc = {};
+	struct nl_conn *conn;
+	int ret;
+
+	*out = NULL;
+	conn = calloc(1, sizeof(*conn));
+	if (!conn)
+		return -ENOMEM;
+	conn->netns = strdup(netns ? netns : "");
+	if (!conn->netns) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = nl_in_netns(conn->netns, open_socket, &oc, err);
+	if (ret || oc.error) {
+		if (!ret)
+			ret = tcspan_error__add(err, oc.error, "cannot open a netlink socket");
+		nl_socket_free(oc.sk);
+		goto fail;
+	}
+	conn->sk = oc.sk;
+	*out = conn;
+	return 0;
+fail:
+	free(conn->netns);
+	free(conn);
+	return ret;
+}
+
+void nl_conn__close(struct nl_conn *conn)
+{
+	if (!conn)
+		return;
+	nl_socket_free(conn->sk);
+	free(conn->netns);
+	free(conn);
+}
+
+const char *nl_conn__netns(const struct nl_conn *conn)
+{
+	return conn->netns;
+}
+
+/* The kernel's extended-ack text in an NLMSG_ERROR, or NULL. */
+static const char *extack_message(struct nlmsghdr *hdr)
+{
+	struct nlmsgerr *e = nlmsg_data(hdr);
+	size_t off = sizeof(*e);
+	struct nlattr *attr;
+	int len, rem;
+
+	if (!(hdr->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NULL;
+	if (!(hdr->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	len = (int)hdr->nlmsg_len - NLMSG_HDRLEN - (int)off;
+	if (len <= 0)
+		return NULL;
+	nla_for_each_attr(attr, (struct nlattr *)((char *)e + off), len, rem) {
+		if (nla_type(attr) == NLMSGERR_ATTR_MSG && nla_len(attr) > 0) {
+			char *s = nla_data(attr);
+
+			s[nla_len(attr) - 1] = '\0';
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* Answer to request `seq`: find it, report it, drop it from the window. */
+static int settle(struct nl_conn *conn, uint32_t seq, int error, const char *extack,
+		  nl_ack_fn ack, void *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < conn->outstanding; i++) {
+		if (conn->window[i].seq != seq)
+			continue;
+		if (ack)
+			ack(conn->window[i].tag, error, extack, ctx);
+		conn->window[i] = conn->window[--conn->outstanding];
+		return error;
+	}
+	return 0;
+}
+
+/* Read answers until at most `keep` requests are outstanding. */
+static int drain(struct nl_conn *conn, unsigned int keep, nl_ack_fn ack, void *ctx)
+{
+	int first = 0;
+
+	while (conn->outstanding > keep) {
+		struct sockaddr_nl peer;
+		unsigned char *buf = NULL;
+		struct nlmsghdr *hdr;
+		int n;
+
+		n = nl_recv(conn->sk, &peer, &buf, NULL);
+		if (n <= 0) {
+			free(buf);
+			/* The socket is unusable: fail everything still in flight. */
+			while (conn->outstanding)
+				settle(conn, conn->window[0].seq, -EIO, "netlink receive failed",
+				       ack, ctx);
+			return first ? first : -EIO;
+		}
+		for (hdr = (struct nlmsghdr *)buf; nlmsg_ok(hdr, n); hdr = nlmsg_next(hdr, &n)) {
+			int error = 0;
+			const char *text = NULL;
+
+			if (hdr->nlmsg_type != NLMSG_ERROR)
+				continue;
+			error = ((struct nlmsgerr *)nlmsg_data(hdr))->error;
+			if (error)
+				text = extack_message(hdr);
+			error = settle(conn, hdr->nlmsg_seq, error, text, ack, ctx);
+			if (error && !first)
+				first = error;
+		}
+		free(buf);
+	}
+	return first;
+}
+
+int nl_conn__send(struct nl_conn *conn, struct nl_msg *msg, void *tag,
+		  nl_ack_fn ack, void *ctx)
+{
+	struct nlmsghdr *hdr = nlmsg_hdr(msg);
+	int ret, first = 0;
+	uint32_t seq;
+
+	if (conn->outstanding == NL_WINDOW)
+		first = drain(conn, NL_WINDOW / 2, ack, ctx);
+	hdr->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	ret = nl_send_auto(conn->sk, msg);
+	seq = hdr->nlmsg_seq;
+	nlmsg_free(msg);
+	if (ret < 0) {
+		if (ack)
+			ack(tag, -EIO, "netlink send failed", ctx);
+		return -EIO;
+	}
+	conn->window[conn->outstanding].seq = seq;
+	conn->window[conn->outstanding].tag = tag;
+	conn->outstanding++;
+	return first;
+}
+
+int nl_conn__flush(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
+{
+	return drain(conn, 0, ack, ctx);
+}
+
+struct request_result {
+	int error;
+	char text[256];
+};
+
+static void request_ack(void *tag, int error, const char *extack, void *ctx)
+{
+	struct request_result *r = ctx;
+
+	r->error = error;
+	if (extack)
+		snprintf(r->text, sizeof(r->text), "%s", extack);
+}
+
+int nl_conn__request(struct nl_conn *conn, struct nl_msg *msg,
+		     const char *what, struct tcspan_error *err)
+{
+	struct request_result r = {};
+
+	nl_conn__send(conn, msg, NULL, request_ack, &r);
+	nl_conn__flush(conn, request_ack, &r);
+	if (r.error)
+		return tcspan_error__add(err, r.error, "%s: %s", what,
+					 r.text[0] ? r.text : strerror(-r.error));
+	return 0;
+}
+
+int nl_conn__dump(struct nl_conn *conn, struct nl_msg *msg, nl_dump_fn fn,
+		  void *ctx, struct tcspan_error *err)
+{
+	struct nlmsghdr *req = nlmsg_hdr(msg);
+	uint32_t seq;
+	int ret = 0;
+	bool done = false;
+
+	req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+	ret = nl_send_auto(conn->sk, msg);
+	seq = req->nlmsg_seq;
+	nlmsg_free(msg);
+	if (ret < 0)
+		return tcspan_error__add(err, -EIO, "netlink send failed");
+	ret = 0;
+
+	while (!done) {
+		struct sockaddr_nl peer;
+		unsigned char *buf = NULL;
+		struct nlmsghdr *hdr;
+		int n;
+
+		n = nl_recv(conn->sk, &peer, &buf, NULL);
+		if (n <= 0) {
+			free(buf);
+			return tcspan_error__add(err, -EIO, "netlink receive failed");
+		}
+		for (hdr = (struct nlmsghdr *)buf; nlmsg_ok(hdr, n); hdr = nlmsg_next(hdr, &n)) {
+			if (hdr->nlmsg_seq != seq)
+				continue;
+			if (hdr->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (hdr->nlmsg_type == NLMSG_ERROR) {
+				int e = ((struct nlmsgerr *)nlmsg_data(hdr))->error;
+				const char *text = extack_message(hdr);
+
+				if (e && !ret)
+					ret = tcspan_error__add(err, e, "dump: %s",
+								text ? text : strerror(-e));
+				done = true;
+				break;
+			}
+			/* Keep reading to the end even after the callback fails. */
+			if (!ret)
+				ret = fn(hdr, ctx);
+		}
+		free(buf);
+	}
+	return ret;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * tc objects as tcspan makes and reads them: the clsact qdisc, and filters
+ * on its ingress/egress hooks that carry one act_mirred action each.  libnl
+ * 3.7 knows neither clsact nor the ingress mirred actions, so the attributes
+ * are encoded here on libnl's nl_msg.
+ */
+#ifndef TCSPAN_TC_H
+#define TCSPAN_TC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netlink/msg.h>
+
+#include "error.h"
+#include "nl.h"
+
+/*
+ * Every action tcspan creates carries this 16-byte cookie (TCA_ACT_COOKIE,
+ * the kernel's maximum): magic "tcs" + version 1, then the topology id, the
+ * rule id (32-bit FNV-1a of the names) and a spec word reserved for what
+ * the filter itself cannot show (0 for match-all rules).  Names are kept in
+ * the topology's pinned metadata map (meta.h).
+ */
+#define TC_COOKIE_LEN 16
+
+struct tc_cookie {
+	uint32_t topology_id;
+	uint32_t rule_id;
+	uint32_t spec;
+};
+
+/* What an act_mirred does: TCA_{EGRESS,INGRESS}_{MIRROR,REDIR} to ifindex,
+ * with verdict TC_ACT_UNSPEC ("continue", for mirrors, so that later rules
+ * still see the packet) or TC_ACT_STOLEN (redirects). */
+struct tc_mirred_spec {
+	int eaction;
+	uint32_t ifindex;
+	int verdict;
+};
+
+/* An observed filter on a clsact hook. */
+struct tc_filter {
+	uint32_t ifindex;
+	unsigned int hook;		/* TCSPAN_HOOK_INGRESS or _EGRESS */
+	uint16_t prio;
+	uint16_t protocol;		/* host order */
+	uint32_t handle;
+	char kind[16];
+	bool has_mirred;		/* exactly one action, a mirred */
+	struct tc_mirred_spec mirred;
+	bool ours;			/* the cookie is tcspan's */
+	struct tc_cookie cookie;
+	uint64_t packets, bytes;	/* the action's counters */
+};
+
+/* u32 key nodes are 12 bits: 1..4095 in the root table of one prio. */
+#define TC_U32_NODES_PER_PRIO 4095
+
+void tc_cookie__encode(const struct tc_cookie *c, uint8_t out[TC_COOKIE_LEN]);
+bool tc_cookie__decode(const uint8_t *buf, int len, struct tc_cookie *c);
+
+/* RTM_NEWQDISC / RTM_DELQDISC for clsact on ifindex. */
+struct nl_msg *tc_msg_clsact(int cmd, uint32_t ifindex);
+
+/*
+ * A u32 match-all filter with one mirred action and tcspan's cookie.
+ * `handle` is the key node (1..4095) when creating, the full handle that
+ * the kernel reported when replacing (`replace` true).
+ */
+struct nl_msg *tc_msg_u32_mirred(uint32_t ifindex, unsigned int hook,
+				 uint16_t prio, uint32_t handle, bool replace,
+				 const struct tc_mirred_spec *m,
+				 const struct tc_cookie *cookie);
+
+/* Delete one filter, or with handle 0 every filter of `prio` (the whole
+ * classifier instance). */
+struct nl_msg *tc_msg_filter_del(uint32_t ifindex, unsigned int hook,
+				 uint16_t prio, uint32_t handle, const char *kind);
+
+/* Every filter on one hook of ifindex, appended to *filters. */
+int tc_dump_filters(struct nl_conn *conn, uint32_t ifindex, unsigned int hook,
+		    struct tc_filter **filters, size_t *count,
+		    struct tcspan_error *err);
+
+/* The ifindexes in the connection's namespace that have a clsact qdisc;
+ * free *ifindexes. */
+int tc_dump_clsact(struct nl_conn *conn, uint32_t **ifindexes, size_t *count,
+		   struct tcspan_error *err);
+
+/* "ingress"/"egress" for one hook bit. */
+const char *tc_hook_name(unsigned int hook);
+
+#endif

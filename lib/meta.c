@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "meta.h"
+#include "meta.skel.h"
+#include "netns.h"
+
+uint32_t meta_id(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static void pin_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s/meta", TCSPAN_PIN_ROOT, name);
+}
+
+static int ensure_bpffs(struct tcspan_error *err)
+{
+	struct statfs sfs;
+
+	if (statfs(TCSPAN_BPFFS, &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", TCSPAN_BPFFS, "bpf", 0, "mode=0700"))
+		return tcspan_error__add(err, -errno, "cannot mount bpffs at %s: %s",
+					 TCSPAN_BPFFS, strerror(errno));
+	return 0;
+}
+
+static int read_entries(struct meta_store *store)
+{
+	struct tcspan_meta_key key, next;
+	struct tcspan_meta_value value;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(store->fd, prev, &next) == 0) {
+		struct meta_entry *v;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(store->fd, &key, &value))
+			continue;
+		v = realloc(store->entries, (store->count + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		store->entries = v;
+		v[store->count].kind = key.kind;
+		v[store->count].id = key.id;
+		memcpy(v[store->count].text, value.text, sizeof(value.text));
+		v[store->count].text[sizeof(value.text) - 1] = '\0';
+		store->count++;
+	}
+	return 0;
+}
+
+int meta_read(const char *name, struct meta_store *store, struct tcspan_error *err)
+{
+	char path[PATH_MAX];
+
+	memset(store, 0, sizeof(*store));
+	store->fd = -1;
+	pin_path(path, sizeof(path), name);
+	store->fd = bpf_obj_get(path);
+	if (store->fd < 0) {
+		store->fd = -1;
+		return errno == ENOENT ? 0 :
+			tcspan_error__add(err, -errno, "cannot open %s: %s", path,
+					  strerror(errno));
+	}
+	return read_entries(store);
+}
+
+int meta_create(const char *name, struct meta_store *store, struct tcspan_error *err)
+{
+	struct tcspan_meta *skel;
+	char path[PATH_MAX];
+	int ret;
+
+	if (store->fd >= 0)
+		return 0;
+	ret = ensure_bpffs(err);
+	if (ret)
+		return ret;
+	if (mkdir(TCSPAN_PIN_ROOT, 0700) && errno != EEXIST)
+		return tcspan_error__add(err, -errno, "cannot create %s: %s",
+					 TCSPAN_PIN_ROOT, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", TCSPAN_PIN_ROOT, name);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return tcspan_error__add(err, -errno, "cannot create %s: %s", path,
+					 strerror(errno));
+	skel = tcspan_meta__open_and_load();
+	if (!skel)
+		return tcspan_error__add(err, -errno, "cannot create the metadata map: %s",
+					 strerror(errno));
+	pin_path(path, sizeof(path), name);
+	ret = bpf_map__pin(skel->maps.meta, path);
+	if (ret) {
+		tcspan_error__add(err, ret, "cannot pin %s: %s", path, strerror(-ret));
+		goto out;
+	}
+	store->fd = dup(bpf_map__fd(skel->maps.meta));
+	if (store->fd < 0)
+		ret = -errno;
+out:
+	tcspan_meta__destroy(skel);
+	return ret;
+}
+
+int meta_set(struct meta_store *store, uint32_t kind, uint32_t id, const char *text,
+	     struct tcspan_error *err)
+{
+	struct tcspan_meta_key key = { .kind = kind, .id = id };
+	struct tcspan_meta_value value = {};
+
+	snprintf(value.text, sizeof(value.text), "%s", text);
+	if (bpf_map_update_elem(store->fd, &key, &value, BPF_ANY))
+		return tcspan_error__add(err, -errno, "cannot update the metadata map: %s",
+					 strerror(errno));
+	return 0;
+}
+
+int meta_delete(struct meta_store *store, uint32_t kind, uint32_t id)
+{
+	struct tcspan_meta_key key = { .kind = kind, .id = id };
+
+	if (store->fd < 0)
+		return 0;
+	if (bpf_map_delete_elem(store->fd, &key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < store->count; i++)
+		if (store->entries[i].kind == kind && store->entries[i].id == id)
+			return store->entries[i].text;
+	return NULL;
+}
+
+int meta_remove(const char *name, struct tcspan_error *err)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), name);
+	if (unlink(path) && errno != ENOENT)
+		return tcspan_error__add(err, -errno, "cannot remove %s: %s", path,
+					 strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", TCSPAN_PIN_ROOT, name);
+	if (rmdir(path) && errno != ENOENT)
+		return tcspan_error__add(err, -errno, "cannot remove %s: %s", path,
+					 strerror(errno));
+	return 0;
+}
+
+void meta_store__free(struct meta_store *store)
+{
+	if (!store)
+		return;
+	if (store->fd >= 0)
+		close(store->fd);
+	store->fd = -1;
+	free(store->entries);
+	store->entries = NULL;
+	store->count = 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int meta_list(char ***names, size_t *count)
+{
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+	DIR *dir;
+
+	*names = NULL;
+	*count = 0;
+	dir = opendir(TCSPAN_PIN_ROOT);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		char **nv;
+
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv)
+			goto nomem;
+		v = nv;
+		v[n] = strdup(de->d_name);
+		if (!v[n])
+			goto nomem;
+		n++;
+	}
+	closedir(dir);
+	qsort(v, n, sizeof(*v), compare_names);
+	*names = v;
+	*count = n;
+	return 0;
+nomem:
+	closedir(dir);
+	netns_list_free(v, n);
+	return -ENOMEM;
+}

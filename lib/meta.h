@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A topology's names, kept in the kernel: a BPF hash map pinned at
+ * /sys/fs/bpf/tcspan/TOPOLOGY/meta (bpffs is mounted when missing).  The
+ * directory's existence is what lists a topology; the map names its rules
+ * and the clsact qdiscs tcspan created.
+ */
+#ifndef TCSPAN_META_H
+#define TCSPAN_META_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "tcspan_meta.h"
+
+#define TCSPAN_BPFFS	 "/sys/fs/bpf"
+#define TCSPAN_PIN_ROOT	 TCSPAN_BPFFS "/tcspan"
+
+struct meta_entry {
+	uint32_t kind;
+	uint32_t id;
+	char text[128];
+};
+
+struct meta_store {
+	int fd;				/* -1: the topology has no map yet */
+	struct meta_entry *entries;
+	size_t count;
+};
+
+/* 32-bit FNV-1a: the ids in cookies and in the map. */
+uint32_t meta_id(const char *s);
+
+/* Read topology `name`'s map, if it has one, into store. */
+int meta_read(const char *name, struct meta_store *store, struct tcspan_error *err);
+/* Create (and pin) the map of `name` when it is missing. */
+int meta_create(const char *name, struct meta_store *store, struct tcspan_error *err);
+int meta_set(struct meta_store *store, uint32_t kind, uint32_t id, const char *text,
+	     struct tcspan_error *err);
+int meta_delete(struct meta_store *store, uint32_t kind, uint32_t id);
+const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t id);
+/* Unpin the map and remove the topology's directory. */
+int meta_remove(const char *name, struct tcspan_error *err);
+void meta_store__free(struct meta_store *store);
+
+/* The topologies that have a directory, sorted. */
+int meta_list(char ***names, size_t *count);
+
+#endif

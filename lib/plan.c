@@ -1,0 +1,1081 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/pkt_cls.h>
+#include <linux/tc_act/tc_mirred.h>
+
+#include "plan.h"
+
+#define U32_NODE(h)	((h) & 0xfff)
+#define U32_BUCKET(h)	(((h) >> 12) & 0xff)
+
+struct planner {
+	const struct tcspan_topology *topo;
+	const char *name;
+	uint32_t tid;
+	const struct observed *obs;
+	const struct meta_entry *meta;
+	size_t n_meta;
+	struct plan_result *res;
+	struct tcspan_error *err;
+	int error;
+	size_t seq;
+	size_t *op_seq;
+	/* devices that this plan creates or re-creates: "NETNS/DEV" */
+	char **fresh;
+	size_t n_fresh;
+	/* clsact qdiscs this plan adds or keeps: "NETNS/DEV" */
+	char **clsact_needed;
+	size_t n_clsact_needed;
+	bool *rule_touched;
+};
+
+int plan_mirred_eaction(enum tcspan_action action, enum tcspan_hook to_hook)
+{
+	if (to_hook == TCSPAN_HOOK_INGRESS)
+		return action == TCSPAN_ACTION_MIRROR ? TCA_INGRESS_MIRROR : TCA_INGRESS_REDIR;
+	return action == TCSPAN_ACTION_MIRROR ? TCA_EGRESS_MIRROR : TCA_EGRESS_REDIR;
+}
+
+static bool is_ours(const struct planner *p, const struct tc_filter *f)
+{
+	return f->ours && f->cookie.topology_id == p->tid;
+}
+
+/* The root table of a u32 instance: listed by the kernel, not a filter. */
+static bool is_u32_root(const struct tc_filter *f)
+{
+	return !strcmp(f->kind, "u32") && U32_NODE(f->handle) == 0;
+}
+
+static const char *keep(struct planner *p, char *s)
+{
+	char **v;
+
+	if (!s) {
+		p->error = -ENOMEM;
+		return "";
+	}
+	v = realloc(p->res->strings, (p->res->n_strings + 1) * sizeof(*v));
+	if (!v) {
+		free(s);
+		p->error = -ENOMEM;
+		return "";
+	}
+	p->res->strings = v;
+	v[p->res->n_strings++] = s;
+	return s;
+}
+
+__attribute__((format(printf, 2, 3)))
+static const char *fmt(struct planner *p, const char *f, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return keep(p, s);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void fail_at(struct planner *p, const struct tcspan_mark *mark, const char *f, ...)
+{
+	char *msg;
+	va_list ap;
+
+	va_start(ap, f);
+	if (vasprintf(&msg, f, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (p->topo && mark && mark->line)
+		tcspan_error__add(p->err, -EINVAL, "%s:%u:%u: error: %s", p->topo->file,
+				  mark->line, mark->column, msg ? msg : "out of memory");
+	else
+		tcspan_error__add(p->err, -EINVAL, "error: %s", msg ? msg : "out of memory");
+	free(msg);
+	if (!p->error)
+		p->error = -EEXIST;
+}
+
+static struct kop *push(struct planner *p, enum kop_type type)
+{
+	struct kop *v;
+	size_t *s;
+
+	v = realloc(p->res->ops, (p->res->n_ops + 1) * sizeof(*v));
+	if (!v) {
+		p->error = -ENOMEM;
+		return NULL;
+	}
+	p->res->ops = v;
+	s = realloc(p->op_seq, (p->res->n_ops + 1) * sizeof(*s));
+	if (!s) {
+		p->error = -ENOMEM;
+		return NULL;
+	}
+	p->op_seq = s;
+	s[p->res->n_ops] = p->seq++;
+	memset(&v[p->res->n_ops], 0, sizeof(*v));
+	v[p->res->n_ops].type = type;
+	return &v[p->res->n_ops++];
+}
+
+static void change(struct planner *p, enum tcspan_op op, enum tcspan_kind kind,
+		   const char *name, const char *detail)
+{
+	struct tcspan_change *v;
+
+	v = realloc(p->res->changes, (p->res->n_changes + 1) * sizeof(*v));
+	if (!v) {
+		p->error = -ENOMEM;
+		return;
+	}
+	p->res->changes = v;
+	v[p->res->n_changes++] = (struct tcspan_change){
+		.op = op, .kind = kind, .name = name, .detail = detail,
+	};
+}
+
+static bool in_list(char **list, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(list[i], s))
+			return true;
+	return false;
+}
+
+static void add_to_list(struct planner *p, char ***list, size_t *n, const char *s)
+{
+	char **v;
+
+	if (in_list(*list, *n, s))
+		return;
+	v = realloc(*list, (*n + 1) * sizeof(*v));
+	if (!v) {
+		p->error = -ENOMEM;
+		return;
+	}
+	*list = v;
+	v[*n] = strdup(s);
+	if (!v[*n]) {
+		p->error = -ENOMEM;
+		return;
+	}
+	(*n)++;
+}
+
+static const char *ep_str(struct planner *p, const char *netns, const char *dev)
+{
+	return *netns ? fmt(p, "%s/%s", netns, dev) : fmt(p, "%s", dev);
+}
+
+static bool is_fresh(struct planner *p, const char *netns, const char *dev)
+{
+	char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", netns, dev);
+	return in_list(p->fresh, p->n_fresh, key);
+}
+
+static void mark_fresh(struct planner *p, const struct tcspan_endpoint *ep)
+{
+	char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", ep->netns, ep->dev);
+	add_to_list(p, &p->fresh, &p->n_fresh, key);
+}
+
+static bool netns_desired(const struct planner *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; p->topo && i < p->topo->n_namespaces; i++)
+		if (!strcmp(p->topo->namespaces[i].name, name))
+			return true;
+	return false;
+}
+
+/* The device as it stands (NULL: missing or about to be created). */
+static const struct link_dev *present_dev(struct planner *p, const char *netns,
+					  const char *dev)
+{
+	const struct observed_netns *ns = observed__netns(p->obs, netns);
+
+	if (!ns || is_fresh(p, netns, dev))
+		return NULL;
+	return link_table__by_name(&ns->links, dev);
+}
+
+/* ---- namespaces ------------------------------------------------------- */
+
+static void plan_namespaces(struct planner *p)
+{
+	size_t i;
+
+	for (i = 0; p->topo && i < p->topo->n_namespaces; i++) {
+		const struct tcspan_namespace *n = &p->topo->namespaces[i];
+		const struct observed_netns *o = observed__netns(p->obs, n->name);
+		struct kop *op;
+
+		if (!o) {
+			op = push(p, KOP_NETNS_ADD);
+			if (!op)
+				return;
+			snprintf(op->netns, sizeof(op->netns), "%s", n->name);
+			op->mark = n->mark;
+			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_NETNS, fmt(p, "%s", n->name), NULL);
+		} else if (strcmp(o->owner, p->name)) {
+			if (*o->owner)
+				fail_at(p, &n->mark, "namespace \"%s\" belongs to topology \"%s\"",
+					n->name, o->owner);
+			else
+				fail_at(p, &n->mark,
+					"namespace \"%s\" exists and was not created by tcspan",
+					n->name);
+		}
+	}
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+		struct kop *op;
+
+		if (!*o->name || strcmp(o->owner, p->name) || netns_desired(p, o->name))
+			continue;
+		op = push(p, KOP_NETNS_DEL);
+		if (!op)
+			return;
+		snprintf(op->netns, sizeof(op->netns), "%s", o->name);
+		change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_NETNS, fmt(p, "%s", o->name), NULL);
+	}
+}
+
+/* ---- links -------------------------------------------------------------- */
+
+static bool same_addresses(const struct link_dev *d, const struct tcspan_prefix *want,
+			   size_t n)
+{
+	size_t i, j;
+
+	if (d->n_addresses != n)
+		return false;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < d->n_addresses; j++) {
+			const struct tcspan_prefix *a = &d->addresses[j];
+
+			if (a->family == want[i].family && a->len == want[i].len &&
+			    !memcmp(&a->addr, &want[i].addr,
+				    a->family == AF_INET ? 4 : 16))
+				break;
+		}
+		if (j == d->n_addresses)
+			return false;
+	}
+	return true;
+}
+
+static const char *link_rest(struct planner *p, const struct tcspan_link *l)
+{
+	char a[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2], b[sizeof(a)];
+
+	return fmt(p, "link %s %s", tcspan_endpoint__str(&l->a.ep, a, sizeof(a)),
+		   tcspan_endpoint__str(&l->b.ep, b, sizeof(b)));
+}
+
+enum end_state {
+	END_ABSENT,
+	END_SAME,	/* this link's end, as it should be */
+	END_DIFFERENT,	/* this topology's, but not as the file says */
+	END_FOREIGN,	/* reported: not this topology's to touch */
+};
+
+static enum end_state check_end(struct planner *p, const struct link_dev *d,
+				const char *rest, const struct tcspan_endpoint *ep)
+{
+	char topo[TCSPAN_TOPOLOGY_NAME_MAX + 1];
+	const char *r;
+
+	if (!d)
+		return END_ABSENT;
+	if (!link_alias_parse(d->alias, topo, sizeof(topo), &r)) {
+		fail_at(p, &ep->mark, "device \"%s\" exists and was not created by tcspan",
+			ep_str(p, ep->netns, ep->dev));
+		return END_FOREIGN;
+	}
+	if (strcmp(topo, p->name)) {
+		fail_at(p, &ep->mark, "device \"%s\" belongs to topology \"%s\"",
+			ep_str(p, ep->netns, ep->dev), topo);
+		return END_FOREIGN;
+	}
+	return !strcmp(r, rest) && !strcmp(d->kind, "veth") ? END_SAME : END_DIFFERENT;
+}
+
+static void link_op(struct planner *p, enum kop_type type, const struct tcspan_link *l)
+{
+	struct kop *op = push(p, type);
+
+	if (!op)
+		return;
+	snprintf(op->netns, sizeof(op->netns), "%s", l->a.ep.netns);
+	snprintf(op->dev, sizeof(op->dev), "%s", l->a.ep.dev);
+	op->link.a = l->a.ep;
+	op->link.b = l->b.ep;
+	op->link.a_addresses = l->a.addresses;
+	op->link.n_a = l->a.n_addresses;
+	op->link.b_addresses = l->b.addresses;
+	op->link.n_b = l->b.n_addresses;
+	op->mark = l->mark;
+}
+
+static bool parse_endpoint(const char *s, size_t len, struct tcspan_endpoint *ep)
+{
+	const char *slash = memchr(s, '/', len);
+
+	memset(ep, 0, sizeof(*ep));
+	if (slash) {
+		if ((size_t)(slash - s) > TCSPAN_NETNS_NAME_MAX)
+			return false;
+		memcpy(ep->netns, s, slash - s);
+		len -= slash - s + 1;
+		s = slash + 1;
+	}
+	if (!len || len >= IFNAMSIZ)
+		return false;
+	memcpy(ep->dev, s, len);
+	return true;
+}
+
+static void plan_links(struct planner *p)
+{
+	size_t i, j, k;
+	char **seen = NULL;
+	size_t n_seen = 0;
+
+	for (i = 0; p->topo && i < p->topo->n_links; i++) {
+		const struct tcspan_link *l = &p->topo->links[i];
+		const char *rest = link_rest(p, l);
+		const struct link_dev *da = present_dev(p, l->a.ep.netns, l->a.ep.dev);
+		const struct link_dev *db = present_dev(p, l->b.ep.netns, l->b.ep.dev);
+		enum end_state ea = check_end(p, da, rest, &l->a.ep);
+		enum end_state eb = check_end(p, db, rest, &l->b.ep);
+		bool ok_a = ea == END_SAME, ok_b = eb == END_SAME;
+		const char *name = rest + strlen("link ");
+
+		add_to_list(p, &seen, &n_seen, rest);
+		if (ea == END_FOREIGN || eb == END_FOREIGN)
+			continue;
+		if (ok_a && ok_b && da->up && db->up &&
+		    same_addresses(da, l->a.addresses, l->a.n_addresses) &&
+		    same_addresses(db, l->b.addresses, l->b.n_addresses))
+			continue;
+		name = fmt(p, "%.*s -- %s", (int)(strchr(name, ' ') - name), name,
+			   strchr(name, ' ') + 1);
+		if (da || db) {
+			link_op(p, KOP_LINK_DEL_CHANGED, l);
+			if (!da && p->res->n_ops) {
+				/* Only the b end is left: delete it by its own name. */
+				struct kop *op = &p->res->ops[p->res->n_ops - 1];
+
+				snprintf(op->netns, sizeof(op->netns), "%s", l->b.ep.netns);
+				snprintf(op->dev, sizeof(op->dev), "%s", l->b.ep.dev);
+			}
+			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_LINK, name,
+			       !ok_a || !ok_b ? "re-created: an end is missing or differs"
+					      : "re-created: addresses or state differ");
+		} else {
+			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_LINK, name, NULL);
+		}
+		link_op(p, KOP_LINK_ADD, l);
+		mark_fresh(p, &l->a.ep);
+		mark_fresh(p, &l->b.ep);
+	}
+
+	/* Links of this topology that the file no longer has. */
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+
+		for (j = 0; j < o->links.count; j++) {
+			const struct link_dev *d = &o->links.devs[j];
+			char topo[TCSPAN_TOPOLOGY_NAME_MAX + 1];
+			const char *r, *sp;
+			struct kop *op;
+
+			if (!link_alias_parse(d->alias, topo, sizeof(topo), &r) ||
+			    strcmp(topo, p->name) || strncmp(r, "link ", 5) ||
+			    in_list(seen, n_seen, r))
+				continue;
+			add_to_list(p, &seen, &n_seen, r);
+			op = push(p, KOP_LINK_DEL);
+			if (!op)
+				break;
+			snprintf(op->netns, sizeof(op->netns), "%s", o->name);
+			snprintf(op->dev, sizeof(op->dev), "%s", d->name);
+			/* Enough to re-create it if a later step fails. */
+			r += 5;
+			sp = strchr(r, ' ');
+			if (sp && parse_endpoint(r, sp - r, &op->link.a) &&
+			    parse_endpoint(sp + 1, strlen(sp + 1), &op->link.b)) {
+				const struct observed_netns *on;
+				const struct link_dev *e;
+
+				for (k = 0; k < 2; k++) {
+					const struct tcspan_endpoint *ep = k ? &op->link.b : &op->link.a;
+
+					on = observed__netns(p->obs, ep->netns);
+					e = on ? link_table__by_name(&on->links, ep->dev) : NULL;
+					if (!e)
+						continue;
+					if (k) {
+						op->link.b_addresses = e->addresses;
+						op->link.n_b = e->n_addresses;
+					} else {
+						op->link.a_addresses = e->addresses;
+						op->link.n_a = e->n_addresses;
+					}
+				}
+				change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_LINK,
+				       fmt(p, "%.*s -- %s", (int)(sp - r), r, sp + 1), NULL);
+			} else {
+				op->link.a.dev[0] = '\0';
+				change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_LINK,
+				       ep_str(p, o->name, d->name), NULL);
+			}
+		}
+	}
+	for (i = 0; i < n_seen; i++)
+		free(seen[i]);
+	free(seen);
+}
+
+/* ---- rules ------------------------------------------------------------- */
+
+struct slot_rule {
+	const struct tcspan_rule *rule;
+	unsigned int hook;
+};
+
+static int compare_slot(const void *x, const void *y)
+{
+	const struct slot_rule *a = x, *b = y;
+	int c;
+	int32_t pa, pb;
+
+	c = strcmp(a->rule->from.netns, b->rule->from.netns);
+	if (!c)
+		c = strcmp(a->rule->from.dev, b->rule->from.dev);
+	if (!c)
+		c = (int)a->hook - (int)b->hook;
+	if (c)
+		return c;
+	/* A rule without `priority` counts as priority 0; ties keep file order. */
+	pa = a->rule->has_priority ? a->rule->priority : 0;
+	pb = b->rule->has_priority ? b->rule->priority : 0;
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
+	return (int)a->rule->index - (int)b->rule->index;
+}
+
+static const char *meta_text(const struct planner *p, uint32_t kind, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_meta; i++)
+		if (p->meta[i].kind == kind && p->meta[i].id == id)
+			return p->meta[i].text;
+	return NULL;
+}
+
+static void need_clsact(struct planner *p, const char *netns, const char *dev,
+			const struct link_dev *d, const struct observed_netns *o)
+{
+	const char *key = ep_str(p, netns, dev);
+	struct kop *op;
+
+	if (in_list(p->clsact_needed, p->n_clsact_needed, key))
+		return;
+	add_to_list(p, &p->clsact_needed, &p->n_clsact_needed, key);
+	if (d && o && observed_netns__has_clsact(o, d->ifindex))
+		return;
+	op = push(p, KOP_CLSACT_ADD);
+	if (!op)
+		return;
+	snprintf(op->netns, sizeof(op->netns), "%s", netns);
+	snprintf(op->dev, sizeof(op->dev), "%s", dev);
+	/* Remember that it is ours, so that it goes when its rules go. */
+	op = push(p, KOP_META_SET);
+	if (!op)
+		return;
+	op->meta_kind = TCSPAN_META_CLSACT;
+	op->meta_id = meta_id(key);
+	snprintf(op->text, sizeof(op->text), "%s", key);
+}
+
+static bool rule_ids_equal(const struct tc_filter *f, const struct tc_mirred_spec *m,
+			   const struct tc_cookie *c)
+{
+	return f->has_mirred && !strcmp(f->kind, "u32") &&
+	       f->mirred.eaction == m->eaction && f->mirred.verdict == m->verdict &&
+	       f->mirred.ifindex == m->ifindex && f->cookie.rule_id == c->rule_id &&
+	       f->cookie.spec == c->spec;
+}
+
+static const char *filter_desc(struct planner *p, const struct tc_filter *f)
+{
+	if (f->ours)
+		return fmt(p, "a filter of another tcspan topology (%s prio %u handle 0x%x)",
+			   f->kind, f->prio, f->handle);
+	return fmt(p, "a filter tcspan did not create (%s prio %u handle 0x%x)",
+		   f->kind, f->prio, f->handle);
+}
+
+static bool prio_used(const struct observed_netns *o, uint32_t ifindex,
+		      unsigned int hook, uint16_t prio)
+{
+	size_t i;
+
+	for (i = 0; o && i < o->n_filters; i++)
+		if (o->filters[i].ifindex == ifindex && o->filters[i].hook == hook &&
+		    o->filters[i].prio == prio)
+			return true;
+	return false;
+}
+
+static int compare_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static void filter_del(struct planner *p, const char *netns, const char *dev,
+		       const struct tc_filter *f)
+{
+	struct kop *op = push(p, KOP_FILTER_DEL);
+
+	if (!op)
+		return;
+	snprintf(op->netns, sizeof(op->netns), "%s", netns);
+	snprintf(op->dev, sizeof(op->dev), "%s", dev);
+	op->hook = f->hook;
+	op->prio = f->prio;
+	op->handle = f->handle;
+	op->old = *f;
+}
+
+static void prio_del(struct planner *p, const char *netns, const char *dev,
+		     unsigned int hook, uint16_t prio)
+{
+	struct kop *op = push(p, KOP_PRIO_DEL);
+
+	if (!op)
+		return;
+	snprintf(op->netns, sizeof(op->netns), "%s", netns);
+	snprintf(op->dev, sizeof(op->dev), "%s", dev);
+	op->hook = hook;
+	op->prio = prio;
+}
+
+/* One device and hook: rules sorted, laid out over prios and key nodes. */
+static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
+{
+	const struct tcspan_rule *first = s[0].rule;
+	const char *netns = first->from.netns, *dev = first->from.dev;
+	unsigned int hook = s[0].hook;
+	const struct observed_netns *o = observed__netns(p->obs, netns);
+	const struct link_dev *d = present_dev(p, netns, dev);
+	size_t groups = (n + TC_U32_NODES_PER_PRIO - 1) / TC_U32_NODES_PER_PRIO;
+	uint16_t *owned = NULL, *prios = NULL;
+	size_t n_owned = 0, i, k;
+	bool bad = false;
+	uint32_t next;
+
+	if (!d && !is_fresh(p, netns, dev)) {
+		for (i = 0; i < n; i++)
+			fail_at(p, &s[i].rule->from.mark, "device \"%s\" not found",
+				ep_str(p, netns, dev));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const struct tcspan_rule *r = s[i].rule;
+
+		if (!present_dev(p, r->to.netns, r->to.dev) &&
+		    !is_fresh(p, r->to.netns, r->to.dev)) {
+			fail_at(p, &r->to.mark, "device \"%s\" not found",
+				ep_str(p, r->to.netns, r->to.dev));
+			bad = true;
+		}
+		if (r->has_match) {
+			fail_at(p, &r->mark, "rule \"%s\": \"match\" needs the BPF classifier, "
+				"which this version of tcspan does not have yet", r->name);
+			bad = true;
+		}
+	}
+	if (bad)
+		return;
+	need_clsact(p, netns, dev, d, o);
+
+	owned = calloc(groups + (d && o ? o->n_filters : 0) + 1, sizeof(*owned));
+	prios = calloc(groups, sizeof(*prios));
+	if (!owned || !prios) {
+		p->error = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; d && o && i < o->n_filters; i++) {
+		const struct tc_filter *f = &o->filters[i];
+
+		if (f->ifindex != d->ifindex || f->hook != hook || !is_ours(p, f))
+			continue;
+		for (k = 0; k < n_owned && owned[k] != f->prio; k++)
+			;
+		if (k == n_owned)
+			owned[n_owned++] = f->prio;
+	}
+	qsort(owned, n_owned, sizeof(*owned), compare_u16);
+	next = n_owned ? owned[n_owned - 1] + 1u : TCSPAN_PRIO_BASE(hook);
+	for (k = 0; k < groups; k++) {
+		if (k < n_owned) {
+			prios[k] = owned[k];
+			continue;
+		}
+		while (next <= 0xffff && d && prio_used(o, d->ifindex, hook, next))
+			next++;
+		if (next > 0xffff) {
+			fail_at(p, &first->mark, "no free tc prio left on %s %s",
+				ep_str(p, netns, dev), tc_hook_name(hook));
+			goto out;
+		}
+		prios[k] = next++;
+	}
+
+	/* A prio we keep must hold nothing but our own filters. */
+	for (i = 0; d && o && i < o->n_filters; i++) {
+		const struct tc_filter *f = &o->filters[i];
+
+		if (f->ifindex != d->ifindex || f->hook != hook || is_ours(p, f) ||
+		    is_u32_root(f))
+			continue;
+		for (k = 0; k < groups && k < n_owned; k++) {
+			if (prios[k] == f->prio) {
+				fail_at(p, &first->from.mark, "%s %s prio %u holds %s",
+					ep_str(p, netns, dev), tc_hook_name(hook), f->prio,
+					filter_desc(p, f));
+				goto out;
+			}
+		}
+	}
+
+	for (k = 0; k < n; k++) {
+		const struct tcspan_rule *r = s[k].rule;
+		uint16_t prio = prios[k / TC_U32_NODES_PER_PRIO];
+		uint32_t node = k % TC_U32_NODES_PER_PRIO + 1;
+		const struct link_dev *t = present_dev(p, r->to.netns, r->to.dev);
+		const struct tc_filter *cur = NULL;
+		struct tc_mirred_spec m = {
+			.eaction = plan_mirred_eaction(r->action, r->to_hook),
+			.ifindex = t ? t->ifindex : 0,
+			.verdict = r->action == TCSPAN_ACTION_MIRROR ? TC_ACT_UNSPEC
+								      : TC_ACT_STOLEN,
+		};
+		struct tc_cookie c = { .topology_id = p->tid, .rule_id = meta_id(r->name) };
+		struct kop *op;
+
+		for (i = 0; d && o && i < o->n_filters; i++) {
+			const struct tc_filter *f = &o->filters[i];
+
+			if (f->ifindex == d->ifindex && f->hook == hook && f->prio == prio &&
+			    is_ours(p, f) && U32_BUCKET(f->handle) == 0 &&
+			    U32_NODE(f->handle) == node) {
+				cur = f;
+				break;
+			}
+		}
+		if (cur && t && rule_ids_equal(cur, &m, &c))
+			continue;
+		op = push(p, cur ? KOP_FILTER_REPLACE : KOP_FILTER_ADD);
+		if (!op)
+			goto out;
+		snprintf(op->netns, sizeof(op->netns), "%s", netns);
+		snprintf(op->dev, sizeof(op->dev), "%s", dev);
+		snprintf(op->target, sizeof(op->target), "%s", r->to.dev);
+		op->hook = hook;
+		op->prio = prio;
+		op->handle = cur ? cur->handle : node;
+		op->mirred = m;
+		op->cookie = c;
+		op->rule = r->name;
+		op->mark = r->mark;
+		if (cur) {
+			op->old = *cur;
+		} else {
+			op->new_prio = true;
+			/* Undo deletes by full handle: the prio's root table id. */
+			for (i = 0; d && o && i < o->n_filters; i++) {
+				const struct tc_filter *f = &o->filters[i];
+
+				if (f->ifindex == d->ifindex && f->hook == hook &&
+				    f->prio == prio) {
+					op->new_prio = false;
+					op->old.handle = (f->handle & 0xfff00000) | node;
+					break;
+				}
+			}
+		}
+		p->rule_touched[r - p->topo->rules] = true;
+	}
+
+	/* What this hook holds of ours beyond the new layout. */
+	for (i = 0; d && o && i < o->n_filters; i++) {
+		const struct tc_filter *f = &o->filters[i];
+		bool kept = false;
+
+		if (f->ifindex != d->ifindex || f->hook != hook || !is_ours(p, f))
+			continue;
+		for (k = 0; k < groups; k++) {
+			size_t in_group = k + 1 < groups ? TC_U32_NODES_PER_PRIO :
+				n - k * TC_U32_NODES_PER_PRIO;
+
+			if (prios[k] == f->prio && U32_BUCKET(f->handle) == 0 &&
+			    U32_NODE(f->handle) >= 1 && U32_NODE(f->handle) <= in_group)
+				kept = true;
+		}
+		if (!kept)
+			filter_del(p, netns, dev, f);
+	}
+	for (k = groups; k < n_owned; k++)
+		prio_del(p, netns, dev, hook, owned[k]);
+out:
+	free(owned);
+	free(prios);
+}
+
+/* Filters of ours on hooks that no rule uses any more. */
+static void plan_stale_filters(struct planner *p, char **hooks_done, size_t n_done)
+{
+	char **emptied = NULL;
+	size_t n_emptied = 0, i, j;
+
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+
+		for (j = 0; j < o->n_filters; j++) {
+			const struct tc_filter *f = &o->filters[j];
+			const struct link_dev *d = link_table__by_ifindex(&o->links, f->ifindex);
+			char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 24];
+
+			if (!is_ours(p, f) || !d || is_fresh(p, o->name, d->name))
+				continue;
+			snprintf(key, sizeof(key), "%s/%s %u", o->name, d->name, f->hook);
+			if (in_list(hooks_done, n_done, key))
+				continue;
+			filter_del(p, o->name, d->name, f);
+			/* The emptied u32 instance goes too, once per prio. */
+			snprintf(key, sizeof(key), "%s/%s %u %u", o->name, d->name, f->hook,
+				 f->prio);
+			if (strcmp(f->kind, "u32") || in_list(emptied, n_emptied, key))
+				continue;
+			add_to_list(p, &emptied, &n_emptied, key);
+			prio_del(p, o->name, d->name, f->hook, f->prio);
+		}
+	}
+	for (i = 0; i < n_emptied; i++)
+		free(emptied[i]);
+	free(emptied);
+}
+
+/* clsact qdiscs that tcspan created and that hold nothing else now. */
+static void plan_clsact_removal(struct planner *p)
+{
+	size_t i, j;
+
+	for (i = 0; i < p->n_meta; i++) {
+		const struct meta_entry *e = &p->meta[i];
+		struct tcspan_endpoint ep;
+		const struct observed_netns *o;
+		const struct link_dev *d;
+		bool foreign = false;
+		struct kop *op;
+
+		if (e->kind != TCSPAN_META_CLSACT ||
+		    in_list(p->clsact_needed, p->n_clsact_needed, e->text))
+			continue;
+		if (parse_endpoint(e->text, strlen(e->text), &ep) &&
+		    (o = observed__netns(p->obs, ep.netns)) &&
+		    (d = link_table__by_name(&o->links, ep.dev)) &&
+		    !is_fresh(p, ep.netns, ep.dev) &&
+		    observed_netns__has_clsact(o, d->ifindex)) {
+			for (j = 0; j < o->n_filters; j++) {
+				const struct tc_filter *f = &o->filters[j];
+
+				if (f->ifindex == d->ifindex && !is_ours(p, f) &&
+				    !(is_u32_root(f) && f->prio >= TCSPAN_PRIO_INGRESS))
+					foreign = true;
+			}
+			if (!foreign) {
+				op = push(p, KOP_CLSACT_DEL);
+				if (!op)
+					return;
+				snprintf(op->netns, sizeof(op->netns), "%s", ep.netns);
+				snprintf(op->dev, sizeof(op->dev), "%s", ep.dev);
+				op->meta_kind = e->kind;
+				op->meta_id = e->id;
+				snprintf(op->text, sizeof(op->text), "%s", e->text);
+			}
+		}
+		/* Forget it in any case: what is left is no longer ours alone. */
+		op = push(p, KOP_META_DEL);
+		if (!op)
+			return;
+		op->meta_kind = e->kind;
+		op->meta_id = e->id;
+		snprintf(op->text, sizeof(op->text), "%s", e->text);
+	}
+}
+
+static const char *rule_detail(struct planner *p, const struct tcspan_rule *r)
+{
+	char from[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2], to[sizeof(from)];
+
+	return fmt(p, "%s %s %s -> %s %s",
+		   r->action == TCSPAN_ACTION_MIRROR ? "mirror" : "redirect",
+		   tcspan_endpoint__str(&r->from, from, sizeof(from)),
+		   r->hooks == (TCSPAN_HOOK_INGRESS | TCSPAN_HOOK_EGRESS) ? "both" :
+		   r->hooks == TCSPAN_HOOK_INGRESS ? "ingress" : "egress",
+		   tcspan_endpoint__str(&r->to, to, sizeof(to)),
+		   r->to_hook == TCSPAN_HOOK_INGRESS ? "ingress" : "egress");
+}
+
+static void plan_rules(struct planner *p)
+{
+	struct slot_rule *slots = NULL;
+	char **hooks_done = NULL;
+	uint32_t *seen_ids = NULL;
+	size_t n = 0, i, j, start, n_done = 0, n_seen = 0;
+
+	if (p->topo) {
+		slots = calloc(p->topo->n_rules * 2 + 1, sizeof(*slots));
+		p->rule_touched = calloc(p->topo->n_rules + 1, sizeof(bool));
+		if (!slots || !p->rule_touched) {
+			p->error = -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < p->topo->n_rules; i++) {
+			const struct tcspan_rule *r = &p->topo->rules[i];
+
+			for (j = 0; j < i; j++) {
+				if (meta_id(p->topo->rules[j].name) == meta_id(r->name))
+					fail_at(p, &r->mark, "rule names \"%s\" and \"%s\" have the "
+						"same id; rename one", r->name,
+						p->topo->rules[j].name);
+			}
+			if (r->hooks & TCSPAN_HOOK_INGRESS)
+				slots[n++] = (struct slot_rule){ r, TCSPAN_HOOK_INGRESS };
+			if (r->hooks & TCSPAN_HOOK_EGRESS)
+				slots[n++] = (struct slot_rule){ r, TCSPAN_HOOK_EGRESS };
+		}
+	}
+	qsort(slots, n, sizeof(*slots), compare_slot);
+	for (start = 0; start < n; start = i) {
+		char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 16];
+
+		for (i = start + 1; i < n; i++) {
+			if (strcmp(slots[i].rule->from.netns, slots[start].rule->from.netns) ||
+			    strcmp(slots[i].rule->from.dev, slots[start].rule->from.dev) ||
+			    slots[i].hook != slots[start].hook)
+				break;
+		}
+		plan_hook(p, &slots[start], i - start);
+		snprintf(key, sizeof(key), "%s/%s %u", slots[start].rule->from.netns,
+			 slots[start].rule->from.dev, slots[start].hook);
+		add_to_list(p, &hooks_done, &n_done, key);
+	}
+	plan_stale_filters(p, hooks_done, n_done);
+
+	/* The user's view: rules by id, present in the kernel or not. */
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+
+		for (j = 0; j < o->n_filters; j++) {
+			const struct tc_filter *f = &o->filters[j];
+			uint32_t *v;
+			size_t k;
+
+			if (!is_ours(p, f))
+				continue;
+			for (k = 0; k < n_seen && seen_ids[k] != f->cookie.rule_id; k++)
+				;
+			if (k < n_seen)
+				continue;
+			v = realloc(seen_ids, (n_seen + 1) * sizeof(*v));
+			if (!v) {
+				p->error = -ENOMEM;
+				goto out;
+			}
+			seen_ids = v;
+			seen_ids[n_seen++] = f->cookie.rule_id;
+		}
+	}
+	for (i = 0; p->topo && i < p->topo->n_rules; i++) {
+		const struct tcspan_rule *r = &p->topo->rules[i];
+		uint32_t id = meta_id(r->name);
+		const char *text = meta_text(p, TCSPAN_META_RULE, id);
+		bool present = false;
+		struct kop *op;
+
+		for (j = 0; j < n_seen; j++)
+			present |= seen_ids[j] == id;
+		if (!present)
+			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_RULE, r->name, rule_detail(p, r));
+		else if (p->rule_touched[i])
+			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_RULE, r->name, rule_detail(p, r));
+		if (!text || strcmp(text, r->name)) {
+			op = push(p, KOP_META_SET);
+			if (!op)
+				goto out;
+			op->meta_kind = TCSPAN_META_RULE;
+			op->meta_id = id;
+			snprintf(op->text, sizeof(op->text), "%s", r->name);
+		}
+	}
+	for (j = 0; j < n_seen; j++) {
+		const char *text = meta_text(p, TCSPAN_META_RULE, seen_ids[j]);
+		bool desired = false;
+
+		for (i = 0; p->topo && i < p->topo->n_rules; i++)
+			desired |= meta_id(p->topo->rules[i].name) == seen_ids[j];
+		if (!desired)
+			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE,
+			       text ? fmt(p, "%s", text) : fmt(p, "rule-%08x", seen_ids[j]),
+			       NULL);
+	}
+	/* Names of rules that are gone from file and kernel alike. */
+	for (i = 0; i < p->n_meta; i++) {
+		bool desired = false;
+		struct kop *op;
+
+		if (p->meta[i].kind != TCSPAN_META_RULE)
+			continue;
+		for (j = 0; p->topo && j < p->topo->n_rules; j++)
+			desired |= meta_id(p->topo->rules[j].name) == p->meta[i].id;
+		if (desired)
+			continue;
+		op = push(p, KOP_META_DEL);
+		if (!op)
+			goto out;
+		op->meta_kind = TCSPAN_META_RULE;
+		op->meta_id = p->meta[i].id;
+		snprintf(op->text, sizeof(op->text), "%s", p->meta[i].text);
+	}
+out:
+	for (i = 0; i < n_done; i++)
+		free(hooks_done[i]);
+	free(hooks_done);
+	free(seen_ids);
+	free(slots);
+}
+
+static const struct plan_result *sort_res;
+static const size_t *sort_seq;
+
+static int compare_op(const void *x, const void *y)
+{
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+	const struct kop *oa = &sort_res->ops[a], *ob = &sort_res->ops[b];
+
+	if (oa->type != ob->type)
+		return (int)oa->type - (int)ob->type;
+	return sort_seq[a] < sort_seq[b] ? -1 : sort_seq[a] > sort_seq[b];
+}
+
+/* Order by phase, keeping the order within a phase (a stable sort). */
+static int sort_ops(struct planner *p)
+{
+	size_t *idx, i, n = p->res->n_ops;
+	struct kop *sorted;
+
+	if (!n)
+		return 0;
+	idx = calloc(n, sizeof(*idx));
+	sorted = calloc(n, sizeof(*sorted));
+	if (!idx || !sorted) {
+		free(idx);
+		free(sorted);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	sort_res = p->res;
+	sort_seq = p->op_seq;
+	qsort(idx, n, sizeof(*idx), compare_op);
+	for (i = 0; i < n; i++)
+		sorted[i] = p->res->ops[idx[i]];
+	free(p->res->ops);
+	p->res->ops = sorted;
+	free(idx);
+	return 0;
+}
+
+int plan_compute(const struct tcspan_topology *topo, const char *name,
+		 const struct observed *obs, const struct meta_entry *meta,
+		 size_t n_meta, bool have_meta_map, struct plan_result *out,
+		 struct tcspan_error *err)
+{
+	struct planner p = {
+		.topo = topo,
+		.name = name,
+		.tid = meta_id(name),
+		.obs = obs,
+		.meta = meta,
+		.n_meta = n_meta,
+		.res = out,
+		.err = err,
+	};
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; topo && i < topo->n_devices; i++)
+		fail_at(&p, &topo->devices[i].mark, "device \"%s\": creating %s devices "
+			"is not supported by this version of tcspan",
+			topo->devices[i].ep.dev,
+			topo->devices[i].kind == TCSPAN_DEVICE_VXLAN ? "vxlan" : "ifb");
+	plan_namespaces(&p);
+	plan_links(&p);
+	plan_rules(&p);
+	plan_clsact_removal(&p);
+	if (topo && !have_meta_map && (topo->n_rules || out->n_ops))
+		push(&p, KOP_META_CREATE);
+	if (!topo && have_meta_map)
+		push(&p, KOP_META_REMOVE);
+	if (!p.error)
+		p.error = sort_ops(&p);
+
+	for (i = 0; i < p.n_fresh; i++)
+		free(p.fresh[i]);
+	free(p.fresh);
+	for (i = 0; i < p.n_clsact_needed; i++)
+		free(p.clsact_needed[i]);
+	free(p.clsact_needed);
+	free(p.rule_touched);
+	free(p.op_seq);
+	if (p.error)
+		plan_result__free(out);
+	return p.error;
+}
+
+void plan_result__free(struct plan_result *res)
+{
+	size_t i;
+
+	if (!res)
+		return;
+	for (i = 0; i < res->n_strings; i++)
+		free(res->strings[i]);
+	free(res->strings);
+	free(res->ops);
+	free(res->changes);
+	memset(res, 0, sizeof(*res));
+}

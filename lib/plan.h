@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The plan: a pure diff of a model against an observed snapshot, as an
+ * ordered list of kernel operations plus the user-visible changes.  No I/O
+ * here, so it is unit-tested with hand-made snapshots.
+ *
+ * Filter layout.  The rules on one device and hook are sorted by
+ * (priority, file position) and laid out as u32 key nodes 1..4095 in the
+ * root table of one tc prio, the next 4095 in the next prio, and so on: u32
+ * keeps the nodes of a table in node order, so the order of rules is the
+ * order of nodes, and a hook holds far more rules than the ~2,047 u32
+ * instances (one per prio) the kernel allows.  A topology keeps the prios
+ * it already owns on a hook and takes new ones above them, skipping prios
+ * that other filters use.
+ *
+ * Ingress and egress take prios from ranges of their own: u32 keeps the
+ * tables of both clsact hooks in one per-qdisc list, and a dump of one hook
+ * lists every table of the same prio, the other hook's too.  With disjoint
+ * prios a hook's dump shows only its own filters.
+ */
+#ifndef TCSPAN_PLAN_H
+#define TCSPAN_PLAN_H
+
+#include "model.h"
+#include "meta.h"
+#include "observe.h"
+#include "tc.h"
+#include "tcspan.h"
+
+#define TCSPAN_PRIO_INGRESS 0x4000
+#define TCSPAN_PRIO_EGRESS  0x6000
+#define TCSPAN_PRIO_BASE(hook) \
+	((hook) == TCSPAN_HOOK_INGRESS ? TCSPAN_PRIO_INGRESS : TCSPAN_PRIO_EGRESS)
+
+enum kop_type {
+	KOP_NETNS_ADD,
+	KOP_LINK_DEL_CHANGED,	/* a link that is re-created below */
+	KOP_LINK_ADD,
+	KOP_META_CREATE,
+	KOP_META_SET,
+	KOP_CLSACT_ADD,
+	KOP_FILTER_ADD,
+	KOP_FILTER_REPLACE,
+	KOP_FILTER_DEL,
+	KOP_PRIO_DEL,		/* an emptied u32 instance of ours */
+	KOP_CLSACT_DEL,
+	KOP_META_DEL,
+	KOP_LINK_DEL,
+	KOP_META_REMOVE,
+	KOP_NETNS_DEL,
+};
+
+/* A veth pair as plan and apply need it: both ends with addresses. */
+struct kop_link {
+	struct tcspan_endpoint a, b;
+	const struct tcspan_prefix *a_addresses, *b_addresses;
+	size_t n_a, n_b;
+};
+
+struct kop {
+	enum kop_type type;
+	char netns[TCSPAN_NETNS_NAME_MAX + 1];
+	char dev[IFNAMSIZ];		/* the filter's device; a link's a end */
+	unsigned int hook;
+	uint16_t prio;
+	uint32_t handle;		/* key node to add; full handle otherwise */
+	char target[IFNAMSIZ];		/* mirred target, in netns */
+	struct tc_mirred_spec mirred;	/* ifindex filled in at apply */
+	struct tc_cookie cookie;
+	struct tc_filter old;		/* what a replace or delete replaces */
+	bool new_prio;			/* an add that creates the u32 instance */
+	struct kop_link link;
+	uint32_t meta_kind, meta_id;
+	char text[128];
+	const char *rule;		/* rule name, for messages */
+	struct tcspan_mark mark;	/* where in the file it comes from */
+};
+
+struct plan_result {
+	struct kop *ops;
+	size_t n_ops;
+	struct tcspan_change *changes;
+	size_t n_changes;
+	char **strings;			/* owned by the result: names, details */
+	size_t n_strings;
+	/* observed link ends that a removal re-creates on undo */
+	struct tcspan_prefix **owned_prefixes;
+	size_t n_owned_prefixes;
+};
+
+/*
+ * Diff `topo` (NULL: nothing desired, as destroy) named `name` against
+ * `obs` and the topology's metadata `meta`.  Errors (a collision with a
+ * foreign object, a missing device) go into err, one per problem.
+ */
+int plan_compute(const struct tcspan_topology *topo, const char *name,
+		 const struct observed *obs, const struct meta_entry *meta,
+		 size_t n_meta, bool have_meta_map, struct plan_result *out,
+		 struct tcspan_error *err);
+void plan_result__free(struct plan_result *res);
+
+/* The eaction of act_mirred for a rule's action and target direction. */
+int plan_mirred_eaction(enum tcspan_action action, enum tcspan_hook to_hook);
+
+#endif

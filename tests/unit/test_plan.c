@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * plan_compute() without a kernel: hand-made snapshots in, operations and
+ * user-visible changes out.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/pkt_cls.h>
+#include <linux/tc_act/tc_mirred.h>
+
+#include "plan.h"
+#include "unit.h"
+
+#define TOPO "lab"
+
+/* The caller's namespace with eth0 (ifindex 2) and mon0 (ifindex 3). */
+static struct link_dev devs[] = {
+	{ .ifindex = 1, .name = "lo" },
+	{ .ifindex = 2, .name = "eth0", .up = true },
+	{ .ifindex = 3, .name = "mon0", .up = true },
+};
+
+struct fixture {
+	struct tcspan_topology topo;
+	struct tcspan_rule rules[8];
+	struct tcspan_namespace namespaces[2];
+	struct observed_netns ns[2];
+	struct observed obs;
+	uint32_t clsact[1];
+	struct tc_filter filters[8];
+	struct meta_entry meta[8];
+	size_t n_meta;
+	struct plan_result res;
+	struct tcspan_error *err;
+};
+
+static void rule(struct fixture *f, size_t i, const char *name, enum tcspan_action action,
+		 unsigned int hooks)
+{
+	struct tcspan_rule *r = &f->rules[i];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->action = action;
+	snprintf(r->from.dev, sizeof(r->from.dev), "eth0");
+	snprintf(r->to.dev, sizeof(r->to.dev), "mon0");
+	r->hooks = hooks;
+	r->to_hook = TCSPAN_HOOK_EGRESS;
+	r->index = i;
+	r->mark.line = 10 + i;
+	r->mark.column = 5;
+	f->topo.n_rules = i + 1;
+}
+
+static void setup(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->topo.file = "lab.yaml";
+	snprintf(f->topo.name, sizeof(f->topo.name), TOPO);
+	f->topo.rules = f->rules;
+	f->topo.namespaces = f->namespaces;
+	f->ns[0].links.devs = devs;
+	f->ns[0].links.count = 3;
+	f->obs.ns = f->ns;
+	f->obs.n_ns = 1;
+	f->err = tcspan_error__new();
+}
+
+/* An observed filter of ours for rule `name` at (prio, node) on eth0. */
+static struct tc_filter *our_filter(struct fixture *f, size_t i, const char *name,
+				    uint16_t prio, uint32_t node, uint32_t target)
+{
+	struct tc_filter *t = &f->filters[i];
+
+	memset(t, 0, sizeof(*t));
+	t->ifindex = 2;
+	t->hook = TCSPAN_HOOK_INGRESS;
+	t->prio = prio;
+	t->handle = 0x80000000 | node;
+	snprintf(t->kind, sizeof(t->kind), "u32");
+	t->has_mirred = true;
+	t->mirred.eaction = TCA_EGRESS_MIRROR;
+	t->mirred.ifindex = target;
+	t->mirred.verdict = TC_ACT_UNSPEC;
+	t->ours = true;
+	t->cookie.topology_id = meta_id(TOPO);
+	t->cookie.rule_id = meta_id(name);
+	f->ns[0].filters = f->filters;
+	f->ns[0].n_filters = i + 1;
+	f->clsact[0] = 2;
+	f->ns[0].clsact = f->clsact;
+	f->ns[0].n_clsact = 1;
+	return t;
+}
+
+static void meta(struct fixture *f, uint32_t kind, const char *text)
+{
+	struct meta_entry *e = &f->meta[f->n_meta++];
+
+	e->kind = kind;
+	e->id = meta_id(text);
+	snprintf(e->text, sizeof(e->text), "%s", text);
+}
+
+static int run(struct fixture *f, bool destroy)
+{
+	return plan_compute(destroy ? NULL : &f->topo, TOPO, &f->obs, f->meta, f->n_meta,
+			    f->n_meta > 0, &f->res, f->err);
+}
+
+static void teardown(struct fixture *f)
+{
+	plan_result__free(&f->res);
+	tcspan_error__free(f->err);
+}
+
+static size_t count_ops(const struct fixture *f, enum kop_type type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->res.n_ops; i++)
+		n += f->res.ops[i].type == type;
+	return n;
+}
+
+static const struct kop *find_op(const struct fixture *f, enum kop_type type, size_t nth)
+{
+	size_t i;
+
+	for (i = 0; i < f->res.n_ops; i++)
+		if (f->res.ops[i].type == type && nth-- == 0)
+			return &f->res.ops[i];
+	return NULL;
+}
+
+static void test_add_to_empty(void)
+{
+	struct fixture f;
+	const struct kop *op;
+	int ret;
+
+	setup(&f);
+	rule(&f, 0, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	ret = run(&f, false);
+	op = find_op(&f, KOP_FILTER_ADD, 0);
+	unit_result(ret == 0 && f.res.n_changes == 1 &&
+		    f.res.changes[0].op == TCSPAN_OP_ADD &&
+		    f.res.changes[0].kind == TCSPAN_KIND_RULE &&
+		    !strcmp(f.res.changes[0].name, "tap"),
+		    "plan: a new rule is one add", "ret %d, %zu changes", ret, f.res.n_changes);
+	unit_result(count_ops(&f, KOP_CLSACT_ADD) == 1 && count_ops(&f, KOP_META_CREATE) == 1 &&
+		    op && op->prio == TCSPAN_PRIO_INGRESS && op->handle == 1 && op->new_prio &&
+		    op->mirred.eaction == TCA_EGRESS_MIRROR &&
+		    op->mirred.verdict == TC_ACT_UNSPEC && op->mirred.ifindex == 3 &&
+		    op->hook == TCSPAN_HOOK_INGRESS,
+		    "plan: add creates clsact, metadata and a u32 filter at node 1",
+		    "op %p", (void *)op);
+	/* Operations come in phase order. */
+	unit_result(f.res.ops[0].type == KOP_META_CREATE &&
+		    f.res.ops[f.res.n_ops - 1].type == KOP_FILTER_ADD,
+		    "plan: operations are ordered by phase", "first %d last %d",
+		    f.res.ops[0].type, f.res.ops[f.res.n_ops - 1].type);
+	teardown(&f);
+}
+
+static void test_noop(void)
+{
+	struct fixture f;
+	int ret;
+
+	setup(&f);
+	rule(&f, 0, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	our_filter(&f, 0, "tap", TCSPAN_PRIO_INGRESS, 1, 3);
+	meta(&f, TCSPAN_META_RULE, "tap");
+	meta(&f, TCSPAN_META_CLSACT, "eth0");
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_changes == 0 && f.res.n_ops == 0,
+		    "plan: an unchanged system plans nothing", "ret %d, %zu changes, %zu ops",
+		    ret, f.res.n_changes, f.res.n_ops);
+	teardown(&f);
+}
+
+static void test_change(void)
+{
+	struct fixture f;
+	const struct kop *op;
+	int ret;
+
+	setup(&f);
+	rule(&f, 0, "tap", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+	our_filter(&f, 0, "tap", TCSPAN_PRIO_INGRESS, 1, 3);
+	meta(&f, TCSPAN_META_RULE, "tap");
+	ret = run(&f, false);
+	op = find_op(&f, KOP_FILTER_REPLACE, 0);
+	unit_result(ret == 0 && f.res.n_changes == 1 &&
+		    f.res.changes[0].op == TCSPAN_OP_CHANGE && op &&
+		    op->handle == 0x80000001 && op->mirred.eaction == TCA_EGRESS_REDIR &&
+		    op->mirred.verdict == TC_ACT_STOLEN &&
+		    op->old.mirred.eaction == TCA_EGRESS_MIRROR &&
+		    count_ops(&f, KOP_FILTER_ADD) == 0 && count_ops(&f, KOP_FILTER_DEL) == 0,
+		    "plan: a changed rule is one replace, keeping the old for undo",
+		    "ret %d, %zu changes", ret, f.res.n_changes);
+	teardown(&f);
+}
+
+static void test_remove(void)
+{
+	struct fixture f;
+	int ret;
+
+	setup(&f);
+	our_filter(&f, 0, "gone", TCSPAN_PRIO_INGRESS, 1, 3);
+	meta(&f, TCSPAN_META_RULE, "gone");
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_changes == 1 &&
+		    f.res.changes[0].op == TCSPAN_OP_REMOVE &&
+		    !strcmp(f.res.changes[0].name, "gone") &&
+		    count_ops(&f, KOP_FILTER_DEL) == 1 && count_ops(&f, KOP_PRIO_DEL) == 1 &&
+		    count_ops(&f, KOP_META_DEL) == 1,
+		    "plan: a rule gone from the file is removed with its name",
+		    "ret %d, %zu changes", ret, f.res.n_changes);
+	teardown(&f);
+}
+
+static void test_destroy(void)
+{
+	struct fixture f;
+	int ret;
+
+	setup(&f);
+	our_filter(&f, 0, "tap", TCSPAN_PRIO_INGRESS, 1, 3);
+	meta(&f, TCSPAN_META_RULE, "tap");
+	ret = run(&f, true);
+	unit_result(ret == 0 && f.res.n_changes == 1 && count_ops(&f, KOP_META_REMOVE) == 1 &&
+		    f.res.ops[f.res.n_ops - 1].type == KOP_META_REMOVE,
+		    "plan: destroy removes the rules, then the metadata",
+		    "ret %d, %zu changes", ret, f.res.n_changes);
+	teardown(&f);
+}
+
+static void test_foreign_prio(void)
+{
+	struct fixture f;
+	struct tc_filter *t;
+	const struct kop *op;
+	int ret;
+
+	/* A foreign filter where tcspan would start: it takes the next prio. */
+	setup(&f);
+	rule(&f, 0, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	t = our_filter(&f, 0, "x", TCSPAN_PRIO_INGRESS, 1, 3);
+	t->ours = false;
+	ret = run(&f, false);
+	op = find_op(&f, KOP_FILTER_ADD, 0);
+	unit_result(ret == 0 && op && op->prio == TCSPAN_PRIO_INGRESS + 1 &&
+		    count_ops(&f, KOP_FILTER_DEL) == 0 && count_ops(&f, KOP_CLSACT_ADD) == 0,
+		    "plan: a foreign filter's prio is skipped, never touched",
+		    "ret %d op %p", ret, (void *)op);
+	teardown(&f);
+
+	/* A foreign filter inside a prio tcspan owns is a collision. */
+	setup(&f);
+	rule(&f, 0, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	our_filter(&f, 0, "tap", TCSPAN_PRIO_INGRESS, 1, 3);
+	t = our_filter(&f, 1, "x", TCSPAN_PRIO_INGRESS, 2, 3);
+	t->ours = false;
+	ret = run(&f, false);
+	unit_result(ret == -EEXIST && tcspan_error__count(f.err) == 1 &&
+		    strstr(tcspan_error__message(f.err, 0), "filter tcspan did not create"),
+		    "plan: a foreign filter in tcspan's prio is an error naming it", "ret %d: %s",
+		    ret, tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+}
+
+static void test_priority_order(void)
+{
+	struct fixture f;
+	const struct kop *a, *b;
+	int ret;
+
+	setup(&f);
+	rule(&f, 0, "late", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	f.rules[0].has_priority = true;
+	f.rules[0].priority = 10;
+	rule(&f, 1, "early", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	f.rules[1].has_priority = true;
+	f.rules[1].priority = -5;
+	ret = run(&f, false);
+	a = find_op(&f, KOP_FILTER_ADD, 0);
+	b = find_op(&f, KOP_FILTER_ADD, 1);
+	unit_result(ret == 0 && a && b && !strcmp(a->rule, "early") && a->handle == 1 &&
+		    !strcmp(b->rule, "late") && b->handle == 2 && a->prio == b->prio,
+		    "plan: lower priority gets the earlier key node", "ret %d", ret);
+	teardown(&f);
+}
+
+static void test_many_rules(void)
+{
+	size_t n = 5000, i;
+	struct tcspan_rule *rules = calloc(n, sizeof(*rules));
+	struct fixture f;
+	const struct kop *last;
+	int ret;
+
+	setup(&f);
+	for (i = 0; rules && i < n; i++) {
+		snprintf(rules[i].name, sizeof(rules[i].name), "r%zu", i);
+		snprintf(rules[i].from.dev, sizeof(rules[i].from.dev), "eth0");
+		snprintf(rules[i].to.dev, sizeof(rules[i].to.dev), "mon0");
+		rules[i].hooks = TCSPAN_HOOK_EGRESS;
+		rules[i].to_hook = TCSPAN_HOOK_EGRESS;
+		rules[i].index = i;
+	}
+	f.topo.rules = rules;
+	f.topo.n_rules = n;
+	ret = run(&f, false);
+	last = find_op(&f, KOP_FILTER_ADD, n - 1);
+	unit_result(ret == 0 && count_ops(&f, KOP_FILTER_ADD) == n && last &&
+		    last->prio == TCSPAN_PRIO_EGRESS + 1 &&
+		    last->handle == n - TC_U32_NODES_PER_PRIO,
+		    "plan: 5000 rules on one hook fill 4095 nodes, then the next prio",
+		    "ret %d", ret);
+	teardown(&f);
+	free(rules);
+}
+
+static void test_namespaces(void)
+{
+	struct fixture f;
+	int ret;
+
+	setup(&f);
+	snprintf(f.namespaces[0].name, sizeof(f.namespaces[0].name), "blue");
+	f.topo.n_namespaces = 1;
+	snprintf(f.ns[1].name, sizeof(f.ns[1].name), "red");
+	snprintf(f.ns[1].owner, sizeof(f.ns[1].owner), TOPO);
+	f.obs.n_ns = 2;
+	ret = run(&f, false);
+	unit_result(ret == 0 && count_ops(&f, KOP_NETNS_ADD) == 1 &&
+		    count_ops(&f, KOP_NETNS_DEL) == 1 &&
+		    f.res.ops[f.res.n_ops - 1].type == KOP_NETNS_DEL,
+		    "plan: a listed namespace is added, an owned unlisted one removed last",
+		    "ret %d", ret);
+	teardown(&f);
+
+	setup(&f);
+	snprintf(f.namespaces[0].name, sizeof(f.namespaces[0].name), "red");
+	f.namespaces[0].mark.line = 3;
+	f.namespaces[0].mark.column = 14;
+	f.topo.n_namespaces = 1;
+	snprintf(f.ns[1].name, sizeof(f.ns[1].name), "red");
+	f.obs.n_ns = 2;
+	ret = run(&f, false);
+	unit_result(ret == -EEXIST && tcspan_error__count(f.err) == 1 &&
+		    !strcmp(tcspan_error__message(f.err, 0),
+			    "lab.yaml:3:14: error: namespace \"red\" exists and was not "
+			    "created by tcspan"),
+		    "plan: a foreign namespace of the same name is an error at its line",
+		    "ret %d: %s", ret,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+}
+
+static void test_missing_device(void)
+{
+	struct fixture f;
+	int ret;
+
+	setup(&f);
+	rule(&f, 0, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	snprintf(f.rules[0].to.dev, sizeof(f.rules[0].to.dev), "nope0");
+	f.rules[0].to.mark.line = 12;
+	f.rules[0].to.mark.column = 9;
+	ret = run(&f, false);
+	unit_result(ret != 0 && tcspan_error__count(f.err) == 1 &&
+		    !strcmp(tcspan_error__message(f.err, 0),
+			    "lab.yaml:12:9: error: device \"nope0\" not found") &&
+		    f.res.n_ops == 0,
+		    "plan: a missing target is an error at its line, planning nothing",
+		    "ret %d: %s", ret,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+}
+
+int main(void)
+{
+	test_add_to_empty();
+	test_noop();
+	test_change();
+	test_remove();
+	test_destroy();
+	test_foreign_prio();
+	test_priority_order();
+	test_many_rules();
+	test_namespaces();
+	test_missing_device();
+	return unit_exit();
+}

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/rtnetlink.h>
+
+#include "apply.h"
+#include "link.h"
+#include "netns.h"
+
+struct run {
+	struct apply_ctx *ctx;
+	const struct kop *ops;
+	size_t n_ops;
+	bool *done;
+	char (*old_text)[128];		/* META_SET: the text it overwrote */
+	bool *had_old;
+	struct tcspan_error *err;
+	int error;
+	/* ifindexes by name, per namespace, refreshed after device changes */
+	char **cache_ns;
+	struct link_table *cache;
+	size_t n_cache;
+};
+
+static void drop_cache(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_cache; i++) {
+		free(r->cache_ns[i]);
+		link_table__free(&r->cache[i]);
+	}
+	free(r->cache_ns);
+	free(r->cache);
+	r->cache_ns = NULL;
+	r->cache = NULL;
+	r->n_cache = 0;
+}
+
+static int resolve(struct run *r, const char *netns, const char *dev,
+		   struct tcspan_error *err)
+{
+	const struct link_dev *d;
+	struct link_table *tables;
+	struct nl_conn *conn;
+	char **names;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < r->n_cache && strcmp(r->cache_ns[i], netns); i++)
+		;
+	if (i == r->n_cache) {
+		ret = conn_pool__get(r->ctx->pool, netns, &conn, err);
+		if (ret)
+			return ret;
+		names = realloc(r->cache_ns, (i + 1) * sizeof(*names));
+		if (!names)
+			return -ENOMEM;
+		r->cache_ns = names;
+		tables = realloc(r->cache, (i + 1) * sizeof(*tables));
+		if (!tables)
+			return -ENOMEM;
+		r->cache = tables;
+		ret = link_dump(conn, &tables[i], err);
+		if (ret)
+			return ret;
+		names[i] = strdup(netns);
+		if (!names[i]) {
+			link_table__free(&tables[i]);
+			return -ENOMEM;
+		}
+		r->n_cache++;
+	}
+	d = link_table__by_name(&r->cache[i], dev);
+	if (!d)
+		return tcspan_error__add(err, -ENODEV, "device \"%s%s%s\" not found",
+					 netns, *netns ? "/" : "", dev);
+	return (int)d->ifindex;
+}
+
+static const char *where(const struct run *r, const struct kop *op, char *buf, size_t size)
+{
+	if (op->rule && r->ctx->file)
+		snprintf(buf, size, "rule \"%s\" (%s:%u:%u): ", op->rule, r->ctx->file,
+			 op->mark.line, op->mark.column);
+	else if (op->rule)
+		snprintf(buf, size, "rule \"%s\": ", op->rule);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+static const char *op_verb(enum kop_type type)
+{
+	switch (type) {
+	case KOP_CLSACT_ADD:	return "cannot add clsact";
+	case KOP_CLSACT_DEL:	return "cannot delete clsact";
+	case KOP_FILTER_ADD:	return "cannot add filter";
+	case KOP_FILTER_REPLACE: return "cannot replace filter";
+	case KOP_FILTER_DEL:	return "cannot delete filter";
+	case KOP_PRIO_DEL:	return "cannot delete filter prio";
+	default:		return "cannot change";
+	}
+}
+
+static void tc_ack(void *tag, int error, const char *extack, void *arg)
+{
+	struct run *r = arg;
+	size_t i = (uintptr_t)tag;
+	const struct kop *op = &r->ops[i];
+	char w[512];
+
+	if (!error) {
+		r->done[i] = true;
+		return;
+	}
+	/* Deleting what is already gone is what a delete wants. */
+	if ((op->type == KOP_FILTER_DEL || op->type == KOP_PRIO_DEL) &&
+	    (error == -ENOENT || error == -ENODEV)) {
+		r->done[i] = true;
+		return;
+	}
+	tcspan_error__add(r->err, error, "%s%s on %s%s%s %s: %s", where(r, op, w, sizeof(w)),
+			  op_verb(op->type), op->netns, *op->netns ? "/" : "", op->dev,
+			  op->type == KOP_CLSACT_ADD || op->type == KOP_CLSACT_DEL ? "" :
+			  op->hook == 1 ? "ingress" : "egress",
+			  extack ? extack : strerror(-error));
+	if (!r->error)
+		r->error = error;
+}
+
+/* Build the tc message of an op, or of its inverse (`undo`). */
+static struct nl_msg *tc_message(struct run *r, const struct kop *op, bool undo,
+				 struct tcspan_error *err)
+{
+	struct tc_mirred_spec m = op->mirred;
+	int ifindex, target;
+
+	ifindex = resolve(r, op->netns, op->dev, err);
+	if (ifindex < 0)
+		return NULL;
+	switch (op->type) {
+	case KOP_CLSACT_ADD:
+		return tc_msg_clsact(undo ? RTM_DELQDISC : RTM_NEWQDISC, ifindex);
+	case KOP_CLSACT_DEL:
+		return tc_msg_clsact(undo ? RTM_NEWQDISC : RTM_DELQDISC, ifindex);
+	case KOP_FILTER_ADD:
+		if (undo)
+			return tc_msg_filter_del(ifindex, op->hook, op->prio,
+						 op->new_prio ? 0 : op->old.handle, "u32");
+		target = resolve(r, op->netns, op->target, err);
+		if (target < 0)
+			return NULL;
+		m.ifindex = target;
+		return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->handle, false,
+					 &m, &op->cookie);
+	case KOP_FILTER_REPLACE:
+		if (undo)
+			return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->handle, true,
+						 &op->old.mirred, &op->old.cookie);
+		target = resolve(r, op->netns, op->target, err);
+		if (target < 0)
+			return NULL;
+		m.ifindex = target;
+		return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->handle, true,
+					 &m, &op->cookie);
+	case KOP_FILTER_DEL:
+		if (undo)
+			return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->old.handle,
+						 false, &op->old.mirred, &op->old.cookie);
+		return tc_msg_filter_del(ifindex, op->hook, op->prio, op->handle,
+					 op->old.kind);
+	case KOP_PRIO_DEL:
+		return tc_msg_filter_del(ifindex, op->hook, op->prio, 0, "u32");
+	default:
+		return NULL;
+	}
+}
+
+static bool is_tc(enum kop_type type)
+{
+	return type == KOP_CLSACT_ADD || type == KOP_FILTER_ADD ||
+	       type == KOP_FILTER_REPLACE || type == KOP_FILTER_DEL ||
+	       type == KOP_PRIO_DEL || type == KOP_CLSACT_DEL;
+}
+
+static int flush_all(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ctx->pool->count; i++)
+		nl_conn__flush(r->ctx->pool->conns[i], tc_ack, r);
+	return r->error;
+}
+
+static int set_alias(struct run *r, const char *netns, const char *dev,
+		     const char *alias, struct tcspan_error *err)
+{
+	struct nl_conn *conn;
+	int ret = conn_pool__get(r->ctx->pool, netns, &conn, err);
+
+	return ret ? ret : link_set_alias_up(conn, dev, alias, err);
+}
+
+static int add_addresses(struct run *r, const struct tcspan_endpoint *ep,
+			 const struct tcspan_prefix *a, size_t n,
+			 struct tcspan_error *err)
+{
+	struct nl_conn *conn;
+	char what[256], buf[INET6_ADDRSTRLEN + 8];
+	size_t i;
+	int ret, ifindex;
+
+	ret = conn_pool__get(r->ctx->pool, ep->netns, &conn, err);
+	if (ret)
+		return ret;
+	ifindex = n ? link_ifindex(conn, ep->dev, err) : 0;
+	if (ifindex < 0)
+		return ifindex;
+	for (i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "cannot add address %s to %s%s%s",
+			 tcspan_prefix__str(&a[i], buf, sizeof(buf)), ep->netns,
+			 *ep->netns ? "/" : "", ep->dev);
+		ret = link_add_address(conn, ifindex, &a[i], what, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* A whole veth pair, marked, up, addressed; nothing is left on failure. */
+static int create_link(struct run *r, const struct kop_link *l, struct tcspan_error *err)
+{
+	char alias[256], a[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2], b[sizeof(a)];
+	struct nl_conn *conn;
+	int ret;
+
+	ret = conn_pool__get(r->ctx->pool, l->a.netns, &conn, err);
+	if (ret)
+		return ret;
+	ret = link_add_veth(conn, l->a.dev, l->b.dev, l->b.netns, err);
+	if (ret)
+		return ret;
+	snprintf(alias, sizeof(alias), "tcspan:%s link %s %s", r->ctx->name,
+		 tcspan_endpoint__str(&l->a, a, sizeof(a)),
+		 tcspan_endpoint__str(&l->b, b, sizeof(b)));
+	ret = set_alias(r, l->a.netns, l->a.dev, alias, err);
+	if (!ret)
+		ret = set_alias(r, l->b.netns, l->b.dev, alias, err);
+	if (!ret)
+		ret = add_addresses(r, &l->a, l->a_addresses, l->n_a, err);
+	if (!ret)
+		ret = add_addresses(r, &l->b, l->b_addresses, l->n_b, err);
+	if (ret)
+		link_delete(conn, l->a.dev, NULL);
+	return ret;
+}
+
+static int delete_link(struct run *r, const struct kop *op, struct tcspan_error *err)
+{
+	struct nl_conn *conn;
+	int ret = conn_pool__get(r->ctx->pool, op->netns, &conn, err);
+
+	return ret ? ret : link_delete(conn, op->dev, err);
+}
+
+static int create_netns(struct run *r, const char *netns, struct tcspan_error *err)
+{
+	char alias[64];
+	int ret;
+
+	ret = netns_create(netns, err);
+	if (ret)
+		return ret;
+	snprintf(alias, sizeof(alias), "tcspan:%s netns", r->ctx->name);
+	ret = set_alias(r, netns, "lo", alias, err);
+	if (ret) {
+		conn_pool__drop(r->ctx->pool, netns);
+		netns_delete(netns, NULL);
+	}
+	return ret;
+}
+
+/* One op that is not pipelined: done at once. */
+static int run_direct(struct run *r, size_t i)
+{
+	const struct kop *op = &r->ops[i];
+	const char *old;
+	int ret = 0;
+
+	switch (op->type) {
+	case KOP_NETNS_ADD:
+		ret = create_netns(r, op->netns, r->err);
+		break;
+	case KOP_LINK_ADD:
+		ret = create_link(r, &op->link, r->err);
+		drop_cache(r);
+		break;
+	case KOP_LINK_DEL_CHANGED:
+	case KOP_LINK_DEL:
+		ret = delete_link(r, op, r->err);
+		drop_cache(r);
+		break;
+	case KOP_META_CREATE:
+		ret = meta_create(r->ctx->name, r->ctx->meta, r->err);
+		break;
+	case KOP_META_SET:
+		old = meta_lookup(r->ctx->meta, op->meta_kind, op->meta_id);
+		r->had_old[i] = old != NULL;
+		if (old)
+			snprintf(r->old_text[i], sizeof(r->old_text[i]), "%s", old);
+		ret = meta_set(r->ctx->meta, op->meta_kind, op->meta_id, op->text, r->err);
+		break;
+	case KOP_META_DEL:
+		ret = meta_delete(r->ctx->meta, op->meta_kind, op->meta_id);
+		if (ret)
+			tcspan_error__add(r->err, ret, "cannot update the metadata map: %s",
+					  strerror(-ret));
+		break;
+	case KOP_META_REMOVE:
+		ret = meta_remove(r->ctx->name, r->err);
+		break;
+	case KOP_NETNS_DEL:
+		conn_pool__drop(r->ctx->pool, op->netns);
+		ret = netns_delete(op->netns, r->err);
+		drop_cache(r);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!ret)
+		r->done[i] = true;
+	return ret;
+}
+
+static void undo_one(struct run *r, size_t i)
+{
+	const struct kop *op = &r->ops[i];
+	struct tcspan_error *quiet = tcspan_error__new();
+	struct nl_conn *conn;
+	struct nl_msg *msg;
+	int ret = 0;
+
+	switch (op->type) {
+	case KOP_NETNS_ADD:
+		conn_pool__drop(r->ctx->pool, op->netns);
+		ret = netns_delete(op->netns, quiet);
+		drop_cache(r);
+		break;
+	case KOP_LINK_ADD:
+		ret = delete_link(r, op, quiet);
+		drop_cache(r);
+		break;
+	case KOP_LINK_DEL_CHANGED:
+	case KOP_LINK_DEL:
+		if (op->link.a.dev[0])
+			ret = create_link(r, &op->link, quiet);
+		drop_cache(r);
+		break;
+	case KOP_META_CREATE:
+		ret = meta_remove(r->ctx->name, quiet);
+		break;
+	case KOP_META_SET:
+		ret = r->had_old[i] ?
+			meta_set(r->ctx->meta, op->meta_kind, op->meta_id, r->old_text[i], quiet) :
+			meta_delete(r->ctx->meta, op->meta_kind, op->meta_id);
+		break;
+	case KOP_META_DEL:
+		ret = meta_set(r->ctx->meta, op->meta_kind, op->meta_id, op->text, quiet);
+		break;
+	case KOP_PRIO_DEL:
+		/* Re-adding its filters re-creates the instance. */
+		break;
+	default:
+		if (!is_tc(op->type))
+			break;
+		msg = tc_message(r, op, true, quiet);
+		ret = conn_pool__get(r->ctx->pool, op->netns, &conn, quiet);
+		if (msg && !ret)
+			ret = nl_conn__request(conn, msg, "undo", quiet);
+		else
+			nlmsg_free(msg);
+		break;
+	}
+	if (ret || tcspan_error__count(quiet))
+		tcspan_log(TCSPAN_WARN, "could not undo a step: %s\n",
+			   tcspan_error__count(quiet) ? tcspan_error__message(quiet, 0) :
+			   strerror(-ret));
+	tcspan_error__free(quiet);
+}
+
+int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
+	      struct tcspan_error *err)
+{
+	struct run r = { .ctx = ctx, .ops = ops, .n_ops = n_ops, .err = err };
+	size_t i;
+
+	if (!n_ops)
+		return 0;
+	r.done = calloc(n_ops, sizeof(*r.done));
+	r.had_old = calloc(n_ops, sizeof(*r.had_old));
+	r.old_text = calloc(n_ops, sizeof(*r.old_text));
+	if (!r.done || !r.had_old || !r.old_text) {
+		r.error = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_ops && !r.error; i++) {
+		const struct kop *op = &ops[i];
+		struct nl_conn *conn;
+		struct nl_msg *msg;
+		int ret;
+
+		/* A phase starts when the one before it has settled. */
+		if (i && ops[i - 1].type != op->type && is_tc(ops[i - 1].type) &&
+		    flush_all(&r))
+			break;
+		if (!is_tc(op->type)) {
+			ret = run_direct(&r, i);
+			if (ret && !r.error)
+				r.error = ret;
+			continue;
+		}
+		ret = conn_pool__get(ctx->pool, op->netns, &conn, err);
+		msg = ret ? NULL : tc_message(&r, op, false, err);
+		if (!msg) {
+			char w[512];
+
+			if (!ret && !tcspan_error__count(err))
+				ret = -ENOMEM;
+			if (tcspan_error__count(err) && op->rule) {
+				/* Say which rule the missing device belongs to. */
+				tcspan_error__add(err, -ENODEV, "%swhile applying it",
+						  where(&r, op, w, sizeof(w)));
+			}
+			r.error = ret ? ret : -ENODEV;
+			break;
+		}
+		ret = nl_conn__send(conn, msg, (void *)(uintptr_t)i, tc_ack, &r);
+		if (ret && !r.error)
+			r.error = ret;
+	}
+	flush_all(&r);
+	if (r.error) {
+		for (i = n_ops; i-- > 0;)
+			if (r.done[i])
+				undo_one(&r, i);
+	}
+out:
+	drop_cache(&r);
+	free(r.done);
+	free(r.had_old);
+	free(r.old_text);
+	return r.error;
+}

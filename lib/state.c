@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * `show` and `stats`: what tcspan owns, rebuilt from the kernel alone.
+ * Topologies are the pinned metadata directories plus any topology id found
+ * in an action cookie; rules are grouped from their filters by rule id.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/tc_act/tc_mirred.h>
+
+#include "meta.h"
+#include "observe.h"
+
+struct state_rule {
+	uint32_t id;
+	char *name, *from, *to;
+	const char *action, *to_direction, *problem;
+	unsigned int hooks;
+	uint64_t packets, bytes;
+};
+
+struct state_topology {
+	char *name;
+	uint32_t id;
+	struct meta_store meta;
+	struct state_rule *rules;
+	size_t n_rules;
+	char **namespaces, **links;
+	size_t n_namespaces, n_links;
+};
+
+struct tcspan_state {
+	struct state_topology *topos;
+	size_t n_topos;
+};
+
+static int push_string(char ***v, size_t *n, char *s)
+{
+	char **nv;
+
+	if (!s)
+		return -ENOMEM;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(s);
+		return -ENOMEM;
+	}
+	*v = nv;
+	nv[(*n)++] = s;
+	return 0;
+}
+
+static struct state_topology *topology(struct tcspan_state *st, const char *name,
+				       uint32_t id)
+{
+	struct state_topology *v;
+	size_t i;
+
+	for (i = 0; i < st->n_topos; i++)
+		if (st->topos[i].id == id)
+			return &st->topos[i];
+	v = realloc(st->topos, (st->n_topos + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	st->topos = v;
+	memset(&v[st->n_topos], 0, sizeof(*v));
+	v[st->n_topos].id = id;
+	v[st->n_topos].meta.fd = -1;
+	if (name)
+		v[st->n_topos].name = strdup(name);
+	else if (asprintf(&v[st->n_topos].name, "topology-%08x", id) < 0)
+		v[st->n_topos].name = NULL;
+	if (!v[st->n_topos].name)
+		return NULL;
+	return &v[st->n_topos++];
+}
+
+static char *endpoint(const char *netns, const char *dev)
+{
+	char *s;
+
+	if (asprintf(&s, "%s%s%s", netns, *netns ? "/" : "", dev) < 0)
+		return NULL;
+	return s;
+}
+
+static int add_filter(struct state_topology *t, const struct observed_netns *ns,
+		      const struct tc_filter *f)
+{
+	const struct link_dev *from = link_table__by_ifindex(&ns->links, f->ifindex);
+	const struct link_dev *to = link_table__by_ifindex(&ns->links, f->mirred.ifindex);
+	const char *name = meta_lookup(&t->meta, TCSPAN_META_RULE, f->cookie.rule_id);
+	struct state_rule *r, *v;
+	size_t i;
+
+	for (i = 0; i < t->n_rules; i++) {
+		if (t->rules[i].id == f->cookie.rule_id) {
+			r = &t->rules[i];
+			goto count;
+		}
+	}
+	v = realloc(t->rules, (t->n_rules + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->rules = v;
+	r = &v[t->n_rules++];
+	memset(r, 0, sizeof(*r));
+	r->id = f->cookie.rule_id;
+	if (name)
+		r->name = strdup(name);
+	else if (asprintf(&r->name, "rule-%08x", r->id) < 0)
+		r->name = NULL;
+	r->from = endpoint(ns->name, from ? from->name : "?");
+	r->to = to ? endpoint(ns->name, to->name) : strdup("");
+	if (!r->name || !r->from || !r->to)
+		return -ENOMEM;
+	if (!to)
+		r->problem = "target device is gone";
+	switch (f->mirred.eaction) {
+	case TCA_EGRESS_MIRROR:
+		r->action = "mirror";
+		r->to_direction = "egress";
+		break;
+	case TCA_EGRESS_REDIR:
+		r->action = "redirect";
+		r->to_direction = "egress";
+		break;
+	case TCA_INGRESS_MIRROR:
+		r->action = "mirror";
+		r->to_direction = "ingress";
+		break;
+	default:
+		r->action = "redirect";
+		r->to_direction = "ingress";
+		break;
+	}
+count:
+	r->hooks |= f->hook;
+	r->packets += f->packets;
+	r->bytes += f->bytes;
+	return 0;
+}
+
+static int collect(struct tcspan_state *st, const char *only, const struct observed *obs)
+{
+	char **names = NULL, topo[TCSPAN_TOPOLOGY_NAME_MAX + 1];
+	size_t n = 0, i, j;
+	const char *rest;
+	int ret;
+
+	ret = meta_list(&names, &n);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		struct state_topology *t;
+
+		if (only && strcmp(only, names[i]))
+			continue;
+		t = topology(st, names[i], meta_id(names[i]));
+		if (!t) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		ret = meta_read(names[i], &t->meta, NULL);
+		if (ret)
+			goto out;
+	}
+	for (i = 0; i < obs->n_ns; i++) {
+		const struct observed_netns *ns = &obs->ns[i];
+
+		for (j = 0; j < ns->n_filters; j++) {
+			const struct tc_filter *f = &ns->filters[j];
+			struct state_topology *t;
+
+			if (!f->ours || !f->has_mirred ||
+			    (only && f->cookie.topology_id != meta_id(only)))
+				continue;
+			t = topology(st, only, f->cookie.topology_id);
+			if (!t || add_filter(t, ns, f)) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+		if (*ns->owner && (!only || !strcmp(only, ns->owner))) {
+			struct state_topology *t = topology(st, ns->owner, meta_id(ns->owner));
+
+			if (!t || push_string(&t->namespaces, &t->n_namespaces,
+					      strdup(ns->name))) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+		for (j = 0; j < ns->links.count; j++) {
+			const struct link_dev *d = &ns->links.devs[j];
+			struct state_topology *t;
+			const char *sp;
+			size_t k;
+			bool dup = false;
+			char *s;
+
+			if (!link_alias_parse(d->alias, topo, sizeof(topo), &rest) ||
+			    strncmp(rest, "link ", 5) || (only && strcmp(only, topo)))
+				continue;
+			t = topology(st, topo, meta_id(topo));
+			sp = strchr(rest + 5, ' ');
+			if (!t || !sp || asprintf(&s, "%.*s -- %s", (int)(sp - rest - 5),
+						  rest + 5, sp + 1) < 0) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			for (k = 0; k < t->n_links; k++)
+				dup |= !strcmp(t->links[k], s);
+			if (dup)
+				free(s);
+			else if (push_string(&t->links, &t->n_links, s)) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+	}
+	/* Rules whose names are kept but whose filters are all gone. */
+	for (i = 0; i < st->n_topos; i++) {
+		struct state_topology *t = &st->topos[i];
+
+		for (j = 0; j < t->meta.count; j++) {
+			const struct meta_entry *e = &t->meta.entries[j];
+			struct state_rule *v;
+			size_t k;
+			bool found = false;
+
+			if (e->kind != TCSPAN_META_RULE)
+				continue;
+			for (k = 0; k < t->n_rules; k++)
+				found |= t->rules[k].id == e->id;
+			if (found)
+				continue;
+			v = realloc(t->rules, (t->n_rules + 1) * sizeof(*v));
+			if (!v) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			t->rules = v;
+			v = &v[t->n_rules++];
+			memset(v, 0, sizeof(*v));
+			v->id = e->id;
+			v->name = strdup(e->text);
+			v->from = strdup("");
+			v->to = strdup("");
+			v->action = "";
+			v->to_direction = "";
+			v->problem = "no filter in the kernel (its device is gone?)";
+			if (!v->name || !v->from || !v->to) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+	}
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+static int compare_topology(const void *a, const void *b)
+{
+	return strcmp(((const struct state_topology *)a)->name,
+		      ((const struct state_topology *)b)->name);
+}
+
+static int compare_rule(const void *a, const void *b)
+{
+	return strcmp(((const struct state_rule *)a)->name,
+		      ((const struct state_rule *)b)->name);
+}
+
+struct tcspan_state *tcspan_state__observe(const char *name, struct tcspan_error *err)
+{
+	struct conn_pool pool = {};
+	struct observed obs;
+	struct tcspan_state *st;
+	size_t i;
+	int ret;
+
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ret = observe(&pool, &obs, err);
+	if (!ret) {
+		ret = collect(st, name, &obs);
+		observed__free(&obs);
+	}
+	conn_pool__free(&pool);
+	if (ret) {
+		if (!tcspan_error__count(err))
+			tcspan_error__add(err, ret, "cannot read state: %s", strerror(-ret));
+		tcspan_state__free(st);
+		errno = -ret;
+		return NULL;
+	}
+	qsort(st->topos, st->n_topos, sizeof(*st->topos), compare_topology);
+	for (i = 0; i < st->n_topos; i++)
+		qsort(st->topos[i].rules, st->topos[i].n_rules, sizeof(struct state_rule),
+		      compare_rule);
+	return st;
+}
+
+size_t tcspan_state__topology_count(const struct tcspan_state *st)
+{
+	return st->n_topos;
+}
+
+const char *tcspan_state__topology_name(const struct tcspan_state *st, size_t t)
+{
+	return t < st->n_topos ? st->topos[t].name : NULL;
+}
+
+size_t tcspan_state__rule_count(const struct tcspan_state *st, size_t t)
+{
+	return t < st->n_topos ? st->topos[t].n_rules : 0;
+}
+
+int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,
+		       struct tcspan_rule_info *info)
+{
+	const struct state_rule *sr;
+
+	if (t >= st->n_topos || r >= st->topos[t].n_rules)
+		return -ENOENT;
+	sr = &st->topos[t].rules[r];
+	memset(info, 0, sizeof(*info));
+	info->name = sr->name;
+	info->action = sr->action;
+	info->from = sr->from;
+	info->direction = sr->hooks == 3 ? "both" : sr->hooks == 1 ? "ingress" :
+			  sr->hooks == 2 ? "egress" : "";
+	info->to = sr->to;
+	info->to_direction = sr->to_direction;
+	info->datapath = "tc";
+	info->fallback = NULL;
+	info->problem = sr->problem;
+	info->packets = sr->packets;
+	info->bytes = sr->bytes;
+	return 0;
+}
+
+size_t tcspan_state__namespace_count(const struct tcspan_state *st, size_t t)
+{
+	return t < st->n_topos ? st->topos[t].n_namespaces : 0;
+}
+
+const char *tcspan_state__namespace(const struct tcspan_state *st, size_t t, size_t i)
+{
+	return i < tcspan_state__namespace_count(st, t) ? st->topos[t].namespaces[i] : NULL;
+}
+
+size_t tcspan_state__link_count(const struct tcspan_state *st, size_t t)
+{
+	return t < st->n_topos ? st->topos[t].n_links : 0;
+}
+
+const char *tcspan_state__link(const struct tcspan_state *st, size_t t, size_t i)
+{
+	return i < tcspan_state__link_count(st, t) ? st->topos[t].links[i] : NULL;
+}
+
+void tcspan_state__free(struct tcspan_state *st)
+{
+	size_t i, j;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->n_topos; i++) {
+		struct state_topology *t = &st->topos[i];
+
+		for (j = 0; j < t->n_rules; j++) {
+			free(t->rules[j].name);
+			free(t->rules[j].from);
+			free(t->rules[j].to);
+		}
+		free(t->rules);
+		for (j = 0; j < t->n_namespaces; j++)
+			free(t->namespaces[j]);
+		free(t->namespaces);
+		for (j = 0; j < t->n_links; j++)
+			free(t->links[j]);
+		free(t->links);
+		meta_store__free(&t->meta);
+		free(t->name);
+	}
+	free(st->topos);
+	free(st);
+}

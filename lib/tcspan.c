@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The public plan object: lock, observe, plan, apply. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "meta.h"
+#include "nl.h"
+#include "observe.h"
+#include "plan.h"
+
+#define LOCK_DIR  "/run/tcspan"
+#define LOCK_FILE LOCK_DIR "/lock"
+
+struct tcspan_plan {
+	const struct tcspan_topology *topo;
+	char name[TCSPAN_TOPOLOGY_NAME_MAX + 1];
+	int lock_fd;
+	struct conn_pool pool;
+	struct observed obs;
+	struct meta_store meta;
+	struct plan_result res;
+	bool applied;
+};
+
+static int lock_acquire(unsigned int timeout, struct tcspan_error *err)
+{
+	struct timespec start, now;
+	int fd;
+
+	if (mkdir(LOCK_DIR, 0755) && errno != EEXIST)
+		return tcspan_error__add(err, -errno, "cannot create %s: %s", LOCK_DIR,
+					 strerror(errno));
+	fd = open(LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return tcspan_error__add(err, -errno, "cannot open %s: %s", LOCK_FILE,
+					 strerror(errno));
+	if (!timeout) {
+		if (flock(fd, LOCK_EX) == 0)
+			return fd;
+		goto fail;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		if (errno != EWOULDBLOCK)
+			goto fail;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= (time_t)timeout) {
+			close(fd);
+			return tcspan_error__add(err, -EBUSY,
+						 "another tcspan holds %s (waited %u s)",
+						 LOCK_FILE, timeout);
+		}
+		usleep(50 * 1000);
+	}
+fail:
+	tcspan_error__add(err, -errno, "cannot lock %s: %s", LOCK_FILE, strerror(errno));
+	close(fd);
+	return -errno;
+}
+
+static bool netns_exists(const char *netns, void *ctx)
+{
+	return !*netns || nl_netns_exists(netns);
+}
+
+int tcspan_topology__check_system(const struct tcspan_topology *topo,
+				  struct tcspan_error *err)
+{
+	return tcspan_model__check_namespaces(topo, netns_exists, NULL, err);
+}
+
+static struct tcspan_plan *plan_new(const struct tcspan_topology *topo, const char *name,
+				    const struct tcspan_plan_opts *opts,
+				    struct tcspan_error *err)
+{
+	unsigned int timeout = 0;
+	struct tcspan_plan *plan;
+	int ret;
+
+	if (opts && opts->sz >= offsetof(struct tcspan_plan_opts, lock_timeout) +
+				sizeof(opts->lock_timeout))
+		timeout = opts->lock_timeout;
+	plan = calloc(1, sizeof(*plan));
+	if (!plan) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	plan->topo = topo;
+	plan->meta.fd = -1;
+	snprintf(plan->name, sizeof(plan->name), "%s", name);
+	plan->lock_fd = lock_acquire(timeout, err);
+	if (plan->lock_fd < 0) {
+		ret = plan->lock_fd;
+		goto fail;
+	}
+	if (topo && (ret = tcspan_topology__check_system(topo, err)))
+		goto fail;
+	ret = observe(&plan->pool, &plan->obs, err);
+	if (ret)
+		goto fail;
+	ret = meta_read(name, &plan->meta, err);
+	if (ret)
+		goto fail;
+	ret = plan_compute(topo, name, &plan->obs, plan->meta.entries, plan->meta.count,
+			   plan->meta.fd >= 0, &plan->res, err);
+	if (ret)
+		goto fail;
+	return plan;
+fail:
+	tcspan_plan__free(plan);
+	errno = -ret;
+	return NULL;
+}
+
+struct tcspan_plan *tcspan_plan__new(const struct tcspan_topology *topo,
+				     const struct tcspan_plan_opts *opts,
+				     struct tcspan_error *err)
+{
+	if (!topo) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return plan_new(topo, topo->name, opts, err);
+}
+
+struct tcspan_plan *tcspan_plan__new_destroy(const char *name,
+					     const struct tcspan_plan_opts *opts,
+					     struct tcspan_error *err)
+{
+	if (!name || !*name || strlen(name) > TCSPAN_TOPOLOGY_NAME_MAX || strchr(name, '/')) {
+		tcspan_error__add(err, -EINVAL, "error: \"%s\" is not a topology name",
+				  name ? name : "");
+		errno = EINVAL;
+		return NULL;
+	}
+	return plan_new(NULL, name, opts, err);
+}
+
+size_t tcspan_plan__change_count(const struct tcspan_plan *plan)
+{
+	return plan->res.n_changes;
+}
+
+const struct tcspan_change *tcspan_plan__change(const struct tcspan_plan *plan, size_t i)
+{
+	return i < plan->res.n_changes ? &plan->res.changes[i] : NULL;
+}
+
+size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < plan->res.n_changes; i++)
+		n += plan->res.changes[i].op == op;
+	return n;
+}
+
+int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)
+{
+	struct apply_ctx ctx = {
+		.name = plan->name,
+		.file = plan->topo ? plan->topo->file : NULL,
+		.pool = &plan->pool,
+		.meta = &plan->meta,
+	};
+
+	if (plan->applied)
+		return -EALREADY;
+	plan->applied = true;
+	return apply_ops(&ctx, plan->res.ops, plan->res.n_ops, err);
+}
+
+void tcspan_plan__free(struct tcspan_plan *plan)
+{
+	if (!plan)
+		return;
+	plan_result__free(&plan->res);
+	meta_store__free(&plan->meta);
+	observed__free(&plan->obs);
+	conn_pool__free(&plan->pool);
+	if (plan->lock_fd >= 0)
+		close(plan->lock_fd);
+	free(plan);
+}

@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * YAML into a tree, from libyaml's event parser.  The document loader would
+ * expand aliases and keep no column of its own for problems we find later,
+ * and it has no bound on size; building the tree from events lets us refuse
+ * what a topology never needs (anchors, aliases, tags, several documents)
+ * at the place it is written, and bound depth and node count while reading.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "config.h"
+
+/* What libyaml resolves the "!!" handle to. */
+#define TAG_PREFIX "tag:yaml.org,2002:"
+
+struct builder {
+	struct config_problems *problems;
+	struct config_node *root;
+	/* The open mappings and sequences, outermost first. */
+	struct config_node *open[CONFIG_MAX_DEPTH];
+	/* For an open mapping: its key that still waits for a value. */
+	struct config_node *pending_key[CONFIG_MAX_DEPTH];
+	size_t depth;
+	size_t n_nodes;
+	bool stop;		/* a problem after which the tree is unusable */
+};
+
+void config_problems__add(struct config_problems *problems, unsigned int line,
+			  unsigned int column, const char *fmt, ...)
+{
+	struct config_problem *p;
+	va_list ap;
+	char *msg;
+	int ret;
+
+	if (problems->count == problems->capacity) {
+		size_t cap = problems->capacity ? problems->capacity * 2 : 8;
+
+		p = realloc(problems->items, cap * sizeof(*p));
+		if (!p) {
+			problems->out_of_memory = true;
+			return;
+		}
+		problems->items = p;
+		problems->capacity = cap;
+	}
+	va_start(ap, fmt);
+	ret = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (ret < 0) {
+		problems->out_of_memory = true;
+		return;
+	}
+	p = &problems->items[problems->count++];
+	p->line = line;
+	p->column = column;
+	p->message = msg;
+}
+
+/* Sorts pointers into the items array, whose order is the finding order. */
+static int compare_problems(const void *a, const void *b)
+{
+	const struct config_problem *x = *(const struct config_problem *const *)a;
+	const struct config_problem *y = *(const struct config_problem *const *)b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+size_t config_problems__flush(struct config_problems *problems, const char *file,
+			      struct tcspan_error *err)
+{
+	struct config_problem **sorted = NULL;
+	size_t i, n = problems->count;
+
+	if (n)
+		sorted = calloc(n, sizeof(*sorted));
+	for (i = 0; sorted && i < n; i++)
+		sorted[i] = &problems->items[i];
+	if (sorted)
+		qsort(sorted, n, sizeof(*sorted), compare_problems);
+	for (i = 0; i < n; i++) {
+		/* Without memory to sort, finding order is still every problem. */
+		const struct config_problem *p = sorted ? sorted[i] : &problems->items[i];
+
+		if (p->line)
+			tcspan_error__add(err, -EINVAL, "%s:%u:%u: error: %s", file,
+					  p->line, p->column, p->message);
+		else
+			tcspan_error__add(err, -EINVAL, "%s: error: %s", file, p->message);
+	}
+	if (problems->out_of_memory) {
+		tcspan_error__add(err, -ENOMEM, "%s: error: out of memory", file);
+		n++;
+	}
+	free(sorted);
+	for (i = 0; i < problems->count; i++)
+		free(problems->items[i].message);
+	problems->count = 0;
+	problems->out_of_memory = false;
+	return n;
+}
+
+void config_problems__free(struct config_problems *problems)
+{
+	size_t i;
+
+	if (!problems)
+		return;
+	for (i = 0; i < problems->count; i++)
+		free(problems->items[i].message);
+	free(problems->items);
+	problems->items = NULL;
+	problems->count = problems->capacity = 0;
+}
+
+void config_node__free(struct config_node *node)
+{
+	size_t i;
+
+	if (!node)
+		return;
+	for (i = 0; i < node->n_items; i++)
+		config_node__free(node->items[i]);
+	for (i = 0; i < node->n_pairs; i++) {
+		config_node__free(node->pairs[i].key);
+		config_node__free(node->pairs[i].value);
+	}
+	free(node->items);
+	free(node->pairs);
+	free(node->value);
+	free(node);
+}
+
+bool config_node__is_null(const struct config_node *node)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+	size_t i;
+
+	if (!node || node->kind != CONFIG_SCALAR || node->quoted)
+		return false;
+	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (!strcmp(node->value, nulls[i]))
+			return true;
+	return false;
+}
+
+const struct config_node *config_node__get(const struct config_node *map,
+					   const char *key)
+{
+	size_t i;
+
+	if (!map || map->kind != CONFIG_MAPPING)
+		return NULL;
+	for (i = 0; i < map->n_pairs; i++)
+		if (!strcmp(map->pairs[i].key->value, key))
+			return map->pairs[i].value;
+	return NULL;
+}
+
+static void problem_at(struct builder *b, const yaml_mark_t *mark, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void problem_at(struct builder *b, const yaml_mark_t *mark, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg) {
+		b->problems->out_of_memory = true;
+		return;
+	}
+	config_problems__add(b->problems, mark->line + 1, mark->column + 1, "%s", msg);
+	free(msg);
+}
+
+/*
+ * The reader reports a byte offset only (its mark is not set), so count
+ * lines and characters up to it; UTF-8 continuation bytes are no column.
+ */
+static void offset_to_position(const char *buf, size_t len, size_t offset,
+			       unsigned int *line, unsigned int *column)
+{
+	size_t i;
+
+	*line = 1;
+	*column = 1;
+	for (i = 0; i < offset && i < len; i++) {
+		if (buf[i] == '\n') {
+			(*line)++;
+			*column = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			(*column)++;
+		}
+	}
+}
+
+static void libyaml_problem(struct builder *b, const yaml_parser_t *parser,
+			    const char *buf, size_t len)
+{
+	const yaml_mark_t *pm = &parser->problem_mark;
+	const yaml_mark_t *cm = &parser->context_mark;
+	const char *problem = parser->problem ? parser->problem : "invalid YAML";
+	unsigned int line, column;
+
+	switch (parser->error) {
+	case YAML_MEMORY_ERROR:
+		b->problems->out_of_memory = true;
+		break;
+	case YAML_READER_ERROR:
+		offset_to_position(buf, len, parser->problem_offset, &line, &column);
+		if (parser->problem_value != -1)
+			config_problems__add(b->problems, line, column, "%s (byte 0x%02x)",
+					     problem, parser->problem_value);
+		else
+			config_problems__add(b->problems, line, column, "%s", problem);
+		break;
+	default:
+		/*
+		 * Tabs are the commonest cause of "cannot start any token",
+		 * and libyaml's words do not say so.
+		 */
+		if (strstr(problem, "tab"))
+			problem_at(b, pm, "%s", problem);
+		else if (pm->index < len && buf[pm->index] == '\t')
+			problem_at(b, pm, "%s (a tab: YAML indents with spaces only)", problem);
+		/* Where an unclosed bracket or quote began is worth knowing. */
+		else if (parser->context && (cm->line != pm->line || cm->column != pm->column))
+			problem_at(b, pm, "%s (%s at %zu:%zu)", problem, parser->context,
+				   cm->line + 1, cm->column + 1);
+		else
+			problem_at(b, pm, "%s", problem);
+		break;
+	}
+}
+
+static struct config_node *node_new(struct builder *b, enum config_node_kind kind,
+				    const yaml_mark_t *mark)
+{
+	struct config_node *node;
+
+	if (b->n_nodes >= CONFIG_MAX_NODES) {
+		problem_at(b, mark, "more than %u nodes", CONFIG_MAX_NODES);
+		b->stop = true;
+		return NULL;
+	}
+	node = calloc(1, sizeof(*node));
+	if (!node) {
+		b->problems->out_of_memory = true;
+		b->stop = true;
+		return NULL;
+	}
+	b->n_nodes++;
+	node->kind = kind;
+	node->line = mark->line + 1;
+	node->column = mark->column + 1;
+	return node;
+}
+
+static bool grow(void **array, size_t n, size_t size)
+{
+	void *p;
+
+	/* Capacities are powers of two, so a count that is one needs more. */
+	if (n & (n - 1))
+		return true;
+	p = realloc(*array, (n ? n * 2 : 1) * size);
+	if (!p)
+		return false;
+	*array = p;
+	return true;
+}
+
+/* Hang a finished node into the open collection, or make it the root. */
+static void attach(struct builder *b, struct config_node *node)
+{
+	struct config_node *parent;
+	size_t top;
+
+	if (!b->depth) {
+		b->root = node;
+		return;
+	}
+	top = b->depth - 1;
+	parent = b->open[top];
+	if (parent->kind == CONFIG_SEQUENCE) {
+		if (!grow((void **)&parent->items, parent->n_items, sizeof(*parent->items)))
+			goto oom;
+		parent->items[parent->n_items++] = node;
+		return;
+	}
+	if (!b->pending_key[top]) {
+		b->pending_key[top] = node;
+		return;
+	}
+	if (!grow((void **)&parent->pairs, parent->n_pairs, sizeof(*parent->pairs)))
+		goto oom;
+	parent->pairs[parent->n_pairs].key = b->pending_key[top];
+	parent->pairs[parent->n_pairs].value = node;
+	parent->n_pairs++;
+	b->pending_key[top] = NULL;
+	return;
+oom:
+	config_node__free(node);
+	b->problems->out_of_memory = true;
+	b->stop = true;
+}
+
+struct key_ref {
+	const struct config_node *key;
+	size_t index;
+};
+
+static int compare_keys(const void *a, const void *b)
+{
+	const struct key_ref *x = a, *y = b;
+	size_t n = x->key->length < y->key->length ? x->key->length : y->key->length;
+	int c = memcmp(x->key->value, y->key->value, n);
+
+	if (c)
+		return c;
+	if (x->key->length != y->key->length)
+		return x->key->length < y->key->length ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/*
+ * A finished mapping keeps only pairs with a scalar key, the first of each
+ * key.  Sorting finds duplicates in n log n: a hostile file may hold one
+ * mapping with tens of thousands of keys.
+ */
+static void close_mapping(struct builder *b, struct config_node *map)
+{
+	struct key_ref *refs = NULL;
+	bool *drop = NULL;
+	size_t i, n = 0, kept = 0;
+
+	if (!map->n_pairs)
+		return;
+	refs = calloc(map->n_pairs, sizeof(*refs));
+	drop = calloc(map->n_pairs, sizeof(*drop));
+	if (!refs || !drop) {
+		b->problems->out_of_memory = true;
+		goto out;
+	}
+	for (i = 0; i < map->n_pairs; i++) {
+		const struct config_node *key = map->pairs[i].key;
+
+		if (key->kind == CONFIG_SCALAR) {
+			refs[n].key = key;
+			refs[n].index = i;
+			n++;
+			continue;
+		}
+		drop[i] = true;
+		/* A refused alias is reported already. */
+		if (key->kind != CONFIG_REFUSED)
+			config_problems__add(b->problems, key->line, key->column,
+					     "mapping keys must be scalars");
+	}
+	qsort(refs, n, sizeof(*refs), compare_keys);
+	for (i = 1; i < n; i++) {
+		const struct key_ref *first = &refs[i - 1];
+
+		if (refs[i].key->length != first->key->length ||
+		    memcmp(refs[i].key->value, first->key->value, first->key->length))
+			continue;
+		/* Point every later copy at the first one, not at its neighbour. */
+		refs[i].key = first->key;
+		config_problems__add(b->problems, map->pairs[refs[i].index].key->line,
+				     map->pairs[refs[i].index].key->column,
+				     "duplicate key \"%s\" (first at %u:%u)",
+				     first->key->value, first->key->line, first->key->column);
+		drop[refs[i].index] = true;
+	}
+	for (i = 0; i < map->n_pairs; i++) {
+		if (drop[i]) {
+			config_node__free(map->pairs[i].key);
+			config_node__free(map->pairs[i].value);
+			continue;
+		}
+		map->pairs[kept++] = map->pairs[i];
+	}
+	map->n_pairs = kept;
+out:
+	free(refs);
+	free(drop);
+}
+
+static void refuse_properties(struct builder *b, const yaml_event_t *event,
+			      const yaml_char_t *anchor, const yaml_char_t *tag)
+{
+	if (anchor)
+		problem_at(b, &event->start_mark,
+			   "anchor \"%s\": anchors and aliases are not supported",
+			   (const char *)anchor);
+	/* libyaml hands over "!!str" resolved; say it as it was likely written. */
+	if (tag && !strncmp((const char *)tag, TAG_PREFIX, strlen(TAG_PREFIX)))
+		problem_at(b, &event->start_mark, "tag \"!!%s\": tags are not supported",
+			   (const char *)tag + strlen(TAG_PREFIX));
+	else if (tag)
+		problem_at(b, &event->start_mark, "tag \"%s\": tags are not supported",
+			   (const char *)tag);
+}
+
+static void on_scalar(struct builder *b, const yaml_event_t *event)
+{
+	const yaml_char_t *value = event->data.scalar.value;
+	size_t length = event->data.scalar.length;
+	struct config_node *node;
+
+	refuse_properties(b, event, event->data.scalar.anchor, event->data.scalar.tag);
+	node = node_new(b, CONFIG_SCALAR, &event->start_mark);
+	if (!node)
+		return;
+	node->value = malloc(length + 1);
+	if (!node->value) {
+		free(node);
+		b->problems->out_of_memory = true;
+		b->stop = true;
+		return;
+	}
+	memcpy(node->value, value, length);
+	node->value[length] = '\0';
+	node->length = length;
+	node->quoted = event->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+	/* Every later stage treats values as C strings. */
+	if (memchr(node->value, '\0', length))
+		problem_at(b, &event->start_mark, "NUL character in a scalar");
+	attach(b, node);
+}
+
+static void on_start(struct builder *b, const yaml_event_t *event,
+		     enum config_node_kind kind)
+{
+	struct config_node *node;
+
+	if (kind == CONFIG_MAPPING)
+		refuse_properties(b, event, event->data.mapping_start.anchor,
+				  event->data.mapping_start.tag);
+	else
+		refuse_properties(b, event, event->data.sequence_start.anchor,
+				  event->data.sequence_start.tag);
+	if (b->depth == CONFIG_MAX_DEPTH) {
+		problem_at(b, &event->start_mark, "nesting deeper than %d levels",
+			   CONFIG_MAX_DEPTH);
+		b->stop = true;
+		return;
+	}
+	node = node_new(b, kind, &event->start_mark);
+	if (!node)
+		return;
+	/* Attached at once, so that one free of the root frees everything. */
+	attach(b, node);
+	if (b->stop)
+		return;
+	b->open[b->depth] = node;
+	b->pending_key[b->depth] = NULL;
+	b->depth++;
+}
+
+static void on_end(struct builder *b)
+{
+	struct config_node *node;
+
+	if (!b->depth)
+		return;
+	node = b->open[--b->depth];
+	/* libyaml never ends a mapping between a key and its value. */
+	config_node__free(b->pending_key[b->depth]);
+	b->pending_key[b->depth] = NULL;
+	if (node->kind == CONFIG_MAPPING)
+		close_mapping(b, node);
+}
+
+static void on_alias(struct builder *b, const yaml_event_t *event)
+{
+	struct config_node *node;
+
+	problem_at(b, &event->start_mark,
+		   "alias \"%s\": anchors and aliases are not supported",
+		   (const char *)event->data.alias.anchor);
+	node = node_new(b, CONFIG_REFUSED, &event->start_mark);
+	if (node)
+		attach(b, node);
+}
+
+struct config_node *config_parse(const char *buf, size_t len,
+				 struct config_problems *problems)
+{
+	struct builder b = { .problems = problems };
+	struct config_node *root = NULL;
+	unsigned int documents = 0;
+	yaml_parser_t parser;
+	yaml_event_t event;
+	bool done = false;
+	size_t i;
+
+	if (len > CONFIG_MAX_FILE_SIZE) {
+		config_problems__add(problems, 0, 0, "larger than %u MiB",
+				     CONFIG_MAX_FILE_SIZE >> 20);
+		return NULL;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		problems->out_of_memory = true;
+		return NULL;
+	}
+	/* libyaml asserts on a NULL input, even of length 0. */
+	yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""),
+				     buf ? len : 0);
+	while (!done && !b.stop) {
+		if (!yaml_parser_parse(&parser, &event)) {
+			libyaml_problem(&b, &parser, buf, len);
+			b.stop = true;
+			break;
+		}
+		switch (event.type) {
+		case YAML_DOCUMENT_START_EVENT:
+			/*
+			 * The rest is not read: a second document is most
+			 * likely a second topology pasted in by mistake.
+			 */
+			if (++documents > 1) {
+				problem_at(&b, &event.start_mark, "more than one document");
+				done = true;
+			}
+			break;
+		case YAML_SCALAR_EVENT:
+			on_scalar(&b, &event);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+			on_start(&b, &event, CONFIG_SEQUENCE);
+			break;
+		case YAML_MAPPING_START_EVENT:
+			on_start(&b, &event, CONFIG_MAPPING);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			on_end(&b);
+			break;
+		case YAML_ALIAS_EVENT:
+			on_alias(&b, &event);
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&event);
+	}
+	yaml_parser_delete(&parser);
+	if (b.stop) {
+		/* Keys still waiting for a value are in no tree yet. */
+		for (i = 0; i < b.depth; i++)
+			config_node__free(b.pending_key[i]);
+		goto out;
+	}
+	if (!documents || !b.root || config_node__is_null(b.root)) {
+		config_problems__add(problems, 1, 1, "empty file");
+		goto out;
+	}
+	root = b.root;
+	b.root = NULL;
+out:
+	config_node__free(b.root);
+	return root;
+}

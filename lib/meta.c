@@ -48,15 +48,15 @@ static int ensure_bpffs(struct tcspan_error *err)
 
 static int read_entries(struct meta_store *store)
 {
-	struct tcspan_meta_key key, next;
+	/* Kind 0 is never stored: a hash map answers a missing key with its
+	 * first key, which starts the walk without a NULL key. */
+	struct tcspan_meta_key key = {}, next;
 	struct tcspan_meta_value value;
-	void *prev = NULL;
 
-	while (bpf_map_get_next_key(store->fd, prev, &next) == 0) {
+	while (bpf_map_get_next_key(store->fd, &key, &next) == 0) {
 		struct meta_entry *v;
 
 		key = next;
-		prev = &key;
 		if (bpf_map_lookup_elem(store->fd, &key, &value))
 			continue;
 		v = realloc(store->entries, (store->count + 1) * sizeof(*v));

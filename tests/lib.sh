@@ -60,7 +60,7 @@ icmp_replies_in() {
 capture_start() {
 	local name=$1 n=$2 dev=$3 filter=$4 i
 	rm -f "$WORK/$name.pcap" "$WORK/$name.err"
-	ip netns exec "$n" tcpdump -n -U -i "$dev" -w "$WORK/$name.pcap" "$filter" \
+	ip netns exec "$n" tcpdump -n -U --immediate-mode -i "$dev" -w "$WORK/$name.pcap" "$filter" \
 		2>"$WORK/$name.err" &
 	CAPTURE_PID=$!
 	PIDS+=("$CAPTURE_PID")

@@ -30,6 +30,20 @@ rules:
 EOF
 }
 
+# Once the links exist: rules also take ARP, so client and server know each
+# other's address statically and no case depends on what an earlier one
+# left in a neighbour cache.  Copies sent to mon0's ingress arrive in the
+# server's own stack; strict reverse-path filtering drops them there, as on
+# a real monitor port, so only the original path can reach the server.
+prepare_hosts() {
+	local cmac smac
+	cmac=$(in_ns "$C" cat /sys/class/net/eth0/address)
+	smac=$(in_ns "$S" cat /sys/class/net/eth0/address)
+	in_ns "$C" ip neigh replace 198.18.0.2 lladdr "$smac" dev eth0 nud permanent
+	in_ns "$S" ip neigh replace 198.18.0.1 lladdr "$cmac" dev eth0 nud permanent
+	in_ns "$S" sysctl -qw net.ipv4.conf.mon0.rp_filter=1
+}
+
 # What the target sees, per case: requests come in on server/eth0 (its
 # ingress hook), replies go out (egress).  A redirect at ingress stops the
 # requests, so no reply is ever made.
@@ -49,6 +63,8 @@ for action in mirror redirect; do
 				fail "$name: apply" "$out"
 				continue
 			fi
+			[ -n "${prepared:-}" ] || prepare_hosts
+			prepared=1
 			# Egress: copies leave mon0 and arrive at the monitor's end.
 			# Ingress: they appear as received by mon0 itself.
 			if [ "$to_dir" = egress ]; then

@@ -33,6 +33,7 @@ vg() { # NAME EXPECTED-STATUS ARGS...
 	local name=$1 want=$2 rc
 	shift 2
 	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--suppressions="$(dirname "$0")/../valgrind.supp" \
 		--error-exitcode=99 "$TCSPAN" "$@" >"$WORK/out" 2>"$WORK/err"
 	rc=$?
 	if [ "$rc" = "$want" ]; then

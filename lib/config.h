@@ -16,7 +16,7 @@
 
 #define CONFIG_MAX_FILE_SIZE	(16u << 20)	/* bytes */
 #define CONFIG_MAX_DEPTH	32		/* nested mappings and sequences */
-#define CONFIG_MAX_NODES	100000
+#define CONFIG_MAX_NODES	1000000		/* ~90,000 rules; bounds memory */
 
 enum config_node_kind {
 	CONFIG_SCALAR,

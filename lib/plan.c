@@ -19,6 +19,7 @@ struct planner {
 	uint32_t tid;
 	const struct observed *obs;
 	const struct meta_entry *meta;
+	struct meta_entry *meta_sorted;	/* by (kind, id), for lookups */
 	size_t n_meta;
 	struct plan_result *res;
 	struct tcspan_error *err;
@@ -482,14 +483,22 @@ static int compare_slot(const void *x, const void *y)
 	return (int)a->rule->index - (int)b->rule->index;
 }
 
+static int compare_meta(const void *x, const void *y)
+{
+	const struct meta_entry *a = x, *b = y;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
 static const char *meta_text(const struct planner *p, uint32_t kind, uint32_t id)
 {
-	size_t i;
+	struct meta_entry key = { .kind = kind, .id = id };
+	const struct meta_entry *e;
 
-	for (i = 0; i < p->n_meta; i++)
-		if (p->meta[i].kind == kind && p->meta[i].id == id)
-			return p->meta[i].text;
-	return NULL;
+	e = bsearch(&key, p->meta_sorted, p->n_meta, sizeof(key), compare_meta);
+	return e ? e->text : NULL;
 }
 
 static void need_clsact(struct planner *p, const char *netns, const char *dev,
@@ -547,9 +556,35 @@ static bool prio_used(const struct observed_netns *o, uint32_t ifindex,
 	return false;
 }
 
-static int compare_u16(const void *a, const void *b)
+/* Our filters on one hook, sorted by (prio, key node), for lookups by slot. */
+static int compare_slot_filter(const void *x, const void *y)
 {
-	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+	const struct tc_filter *a = *(const struct tc_filter *const *)x;
+	const struct tc_filter *b = *(const struct tc_filter *const *)y;
+
+	if (a->prio != b->prio)
+		return (int)a->prio - (int)b->prio;
+	return (int)U32_NODE(a->handle) - (int)U32_NODE(b->handle);
+}
+
+/* The first filter at `prio` whose node is `node`, or with node 0 any. */
+static const struct tc_filter *slot_find(const struct tc_filter *const *v, size_t n,
+					 uint16_t prio, uint32_t node)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid]->prio < prio ||
+		    (v[mid]->prio == prio && U32_NODE(v[mid]->handle) < node))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && v[lo]->prio == prio && (!node || U32_NODE(v[lo]->handle) == node))
+		return v[lo];
+	return NULL;
 }
 
 static void filter_del(struct planner *p, const char *netns, const char *dev,
@@ -590,7 +625,8 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 	const struct link_dev *d = present_dev(p, netns, dev);
 	size_t groups = (n + TC_U32_NODES_PER_PRIO - 1) / TC_U32_NODES_PER_PRIO;
 	uint16_t *owned = NULL, *prios = NULL;
-	size_t n_owned = 0, i, k;
+	const struct tc_filter **mine = NULL;
+	size_t n_owned = 0, n_mine = 0, i, k;
 	bool bad = false;
 	uint32_t next;
 
@@ -620,22 +656,23 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 	need_clsact(p, netns, dev, d, o);
 
 	owned = calloc(groups + (d && o ? o->n_filters : 0) + 1, sizeof(*owned));
+	mine = calloc((d && o ? o->n_filters : 0) + 1, sizeof(*mine));
 	prios = calloc(groups, sizeof(*prios));
-	if (!owned || !prios) {
+	if (!owned || !mine || !prios) {
 		p->error = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; d && o && i < o->n_filters; i++) {
 		const struct tc_filter *f = &o->filters[i];
 
-		if (f->ifindex != d->ifindex || f->hook != hook || !is_ours(p, f))
-			continue;
-		for (k = 0; k < n_owned && owned[k] != f->prio; k++)
-			;
-		if (k == n_owned)
-			owned[n_owned++] = f->prio;
+		if (f->ifindex == d->ifindex && f->hook == hook && is_ours(p, f) &&
+		    U32_BUCKET(f->handle) == 0)
+			mine[n_mine++] = f;
 	}
-	qsort(owned, n_owned, sizeof(*owned), compare_u16);
+	qsort(mine, n_mine, sizeof(*mine), compare_slot_filter);
+	for (i = 0; i < n_mine; i++)
+		if (!n_owned || owned[n_owned - 1] != mine[i]->prio)
+			owned[n_owned++] = mine[i]->prio;
 	next = n_owned ? owned[n_owned - 1] + 1u : TCSPAN_PRIO_BASE(hook);
 	for (k = 0; k < groups; k++) {
 		if (k < n_owned) {
@@ -684,16 +721,7 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		struct tc_cookie c = { .topology_id = p->tid, .rule_id = meta_id(r->name) };
 		struct kop *op;
 
-		for (i = 0; d && o && i < o->n_filters; i++) {
-			const struct tc_filter *f = &o->filters[i];
-
-			if (f->ifindex == d->ifindex && f->hook == hook && f->prio == prio &&
-			    is_ours(p, f) && U32_BUCKET(f->handle) == 0 &&
-			    U32_NODE(f->handle) == node) {
-				cur = f;
-				break;
-			}
-		}
+		cur = slot_find(mine, n_mine, prio, node);
 		if (cur && t && rule_ids_equal(cur, &m, &c))
 			continue;
 		op = push(p, cur ? KOP_FILTER_REPLACE : KOP_FILTER_ADD);
@@ -712,18 +740,13 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		if (cur) {
 			op->old = *cur;
 		} else {
-			op->new_prio = true;
-			/* Undo deletes by full handle: the prio's root table id. */
-			for (i = 0; d && o && i < o->n_filters; i++) {
-				const struct tc_filter *f = &o->filters[i];
+			/* Undo deletes by full handle: the prio's root table id.
+			 * (A prio tcspan takes anew holds no filter at all.) */
+			const struct tc_filter *any = slot_find(mine, n_mine, prio, 0);
 
-				if (f->ifindex == d->ifindex && f->hook == hook &&
-				    f->prio == prio) {
-					op->new_prio = false;
-					op->old.handle = (f->handle & 0xfff00000) | node;
-					break;
-				}
-			}
+			op->new_prio = !any;
+			if (any)
+				op->old.handle = (any->handle & 0xfff00000) | node;
 		}
 		p->rule_touched[r - p->topo->rules] = true;
 	}
@@ -750,6 +773,7 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		prio_del(p, netns, dev, hook, owned[k]);
 out:
 	free(owned);
+	free(mine);
 	free(prios);
 }
 
@@ -849,33 +873,62 @@ static const char *rule_detail(struct planner *p, const struct tcspan_rule *r)
 		   r->to_hook == TCSPAN_HOOK_INGRESS ? "ingress" : "egress");
 }
 
+static int compare_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool has_id(const uint32_t *sorted, size_t n, uint32_t id)
+{
+	return bsearch(&id, sorted, n, sizeof(*sorted), compare_u32) != NULL;
+}
+
+/* Sorted, without repeats; returns the new length. */
+static size_t sort_unique(uint32_t *v, size_t n)
+{
+	size_t i, k = 0;
+
+	qsort(v, n, sizeof(*v), compare_u32);
+	for (i = 0; i < n; i++)
+		if (!k || v[k - 1] != v[i])
+			v[k++] = v[i];
+	return k;
+}
+
 static void plan_rules(struct planner *p)
 {
+	size_t n_rules = p->topo ? p->topo->n_rules : 0;
 	struct slot_rule *slots = NULL;
 	char **hooks_done = NULL;
-	uint32_t *seen_ids = NULL;
-	size_t n = 0, i, j, start, n_done = 0, n_seen = 0;
+	uint32_t *desired = NULL, *seen = NULL;
+	size_t n = 0, i, j, start, n_done = 0, n_seen = 0, n_filters = 0, n_desired;
 
-	if (p->topo) {
-		slots = calloc(p->topo->n_rules * 2 + 1, sizeof(*slots));
-		p->rule_touched = calloc(p->topo->n_rules + 1, sizeof(bool));
-		if (!slots || !p->rule_touched) {
-			p->error = -ENOMEM;
-			goto out;
-		}
-		for (i = 0; i < p->topo->n_rules; i++) {
-			const struct tcspan_rule *r = &p->topo->rules[i];
+	slots = calloc(n_rules * 2 + 1, sizeof(*slots));
+	p->rule_touched = calloc(n_rules + 1, sizeof(bool));
+	desired = calloc(n_rules + 1, sizeof(*desired));
+	if (!slots || !p->rule_touched || !desired) {
+		p->error = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_rules; i++) {
+		const struct tcspan_rule *r = &p->topo->rules[i];
 
-			for (j = 0; j < i; j++) {
-				if (meta_id(p->topo->rules[j].name) == meta_id(r->name))
-					fail_at(p, &r->mark, "rule names \"%s\" and \"%s\" have the "
-						"same id; rename one", r->name,
-						p->topo->rules[j].name);
-			}
-			if (r->hooks & TCSPAN_HOOK_INGRESS)
-				slots[n++] = (struct slot_rule){ r, TCSPAN_HOOK_INGRESS };
-			if (r->hooks & TCSPAN_HOOK_EGRESS)
-				slots[n++] = (struct slot_rule){ r, TCSPAN_HOOK_EGRESS };
+		desired[i] = meta_id(r->name);
+		if (r->hooks & TCSPAN_HOOK_INGRESS)
+			slots[n++] = (struct slot_rule){ r, TCSPAN_HOOK_INGRESS };
+		if (r->hooks & TCSPAN_HOOK_EGRESS)
+			slots[n++] = (struct slot_rule){ r, TCSPAN_HOOK_EGRESS };
+	}
+	n_desired = sort_unique(desired, n_rules);
+	/* Ids name rules in the kernel; two names with one id cannot coexist. */
+	for (i = 0; n_desired < n_rules && i < n_rules; i++) {
+		for (j = 0; j < i; j++) {
+			if (meta_id(p->topo->rules[j].name) == meta_id(p->topo->rules[i].name))
+				fail_at(p, &p->topo->rules[i].mark, "rule names \"%s\" and \"%s\" "
+					"have the same id; rename one", p->topo->rules[i].name,
+					p->topo->rules[j].name);
 		}
 	}
 	qsort(slots, n, sizeof(*slots), compare_slot);
@@ -896,39 +949,28 @@ static void plan_rules(struct planner *p)
 	plan_stale_filters(p, hooks_done, n_done);
 
 	/* The user's view: rules by id, present in the kernel or not. */
+	for (i = 0; i < p->obs->n_ns; i++)
+		n_filters += p->obs->ns[i].n_filters;
+	seen = calloc(n_filters + 1, sizeof(*seen));
+	if (!seen) {
+		p->error = -ENOMEM;
+		goto out;
+	}
 	for (i = 0; i < p->obs->n_ns; i++) {
 		const struct observed_netns *o = &p->obs->ns[i];
 
-		for (j = 0; j < o->n_filters; j++) {
-			const struct tc_filter *f = &o->filters[j];
-			uint32_t *v;
-			size_t k;
-
-			if (!is_ours(p, f))
-				continue;
-			for (k = 0; k < n_seen && seen_ids[k] != f->cookie.rule_id; k++)
-				;
-			if (k < n_seen)
-				continue;
-			v = realloc(seen_ids, (n_seen + 1) * sizeof(*v));
-			if (!v) {
-				p->error = -ENOMEM;
-				goto out;
-			}
-			seen_ids = v;
-			seen_ids[n_seen++] = f->cookie.rule_id;
-		}
+		for (j = 0; j < o->n_filters; j++)
+			if (is_ours(p, &o->filters[j]))
+				seen[n_seen++] = o->filters[j].cookie.rule_id;
 	}
-	for (i = 0; p->topo && i < p->topo->n_rules; i++) {
+	n_seen = sort_unique(seen, n_seen);
+	for (i = 0; i < n_rules; i++) {
 		const struct tcspan_rule *r = &p->topo->rules[i];
 		uint32_t id = meta_id(r->name);
 		const char *text = meta_text(p, TCSPAN_META_RULE, id);
-		bool present = false;
 		struct kop *op;
 
-		for (j = 0; j < n_seen; j++)
-			present |= seen_ids[j] == id;
-		if (!present)
+		if (!has_id(seen, n_seen, id))
 			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_RULE, r->name, rule_detail(p, r));
 		else if (p->rule_touched[i])
 			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_RULE, r->name, rule_detail(p, r));
@@ -942,26 +984,18 @@ static void plan_rules(struct planner *p)
 		}
 	}
 	for (j = 0; j < n_seen; j++) {
-		const char *text = meta_text(p, TCSPAN_META_RULE, seen_ids[j]);
-		bool desired = false;
+		const char *text = meta_text(p, TCSPAN_META_RULE, seen[j]);
 
-		for (i = 0; p->topo && i < p->topo->n_rules; i++)
-			desired |= meta_id(p->topo->rules[i].name) == seen_ids[j];
-		if (!desired)
+		if (!has_id(desired, n_desired, seen[j]))
 			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE,
-			       text ? fmt(p, "%s", text) : fmt(p, "rule-%08x", seen_ids[j]),
-			       NULL);
+			       text ? fmt(p, "%s", text) : fmt(p, "rule-%08x", seen[j]), NULL);
 	}
 	/* Names of rules that are gone from file and kernel alike. */
 	for (i = 0; i < p->n_meta; i++) {
-		bool desired = false;
 		struct kop *op;
 
-		if (p->meta[i].kind != TCSPAN_META_RULE)
-			continue;
-		for (j = 0; p->topo && j < p->topo->n_rules; j++)
-			desired |= meta_id(p->topo->rules[j].name) == p->meta[i].id;
-		if (desired)
+		if (p->meta[i].kind != TCSPAN_META_RULE ||
+		    has_id(desired, n_desired, p->meta[i].id))
 			continue;
 		op = push(p, KOP_META_DEL);
 		if (!op)
@@ -974,7 +1008,8 @@ out:
 	for (i = 0; i < n_done; i++)
 		free(hooks_done[i]);
 	free(hooks_done);
-	free(seen_ids);
+	free(desired);
+	free(seen);
 	free(slots);
 }
 
@@ -1037,6 +1072,12 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
+	p.meta_sorted = calloc(n_meta + 1, sizeof(*p.meta_sorted));
+	if (!p.meta_sorted)
+		return -ENOMEM;
+	if (n_meta)
+		memcpy(p.meta_sorted, meta, n_meta * sizeof(*meta));
+	qsort(p.meta_sorted, n_meta, sizeof(*meta), compare_meta);
 	for (i = 0; topo && i < topo->n_devices; i++)
 		fail_at(&p, &topo->devices[i].mark, "device \"%s\": creating %s devices "
 			"is not supported by this version of tcspan",
@@ -1061,6 +1102,7 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	free(p.clsact_needed);
 	free(p.rule_touched);
 	free(p.op_seq);
+	free(p.meta_sorted);
 	if (p.error)
 		plan_result__free(out);
 	return p.error;

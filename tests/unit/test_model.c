@@ -465,16 +465,19 @@ static void test_limits(void)
 
 	/*
 	 * 7 nodes before the list (mapping, 3 keys... up to the sequence), so
-	 * item 99994 is node 100001.
+	 * the limit is crossed inside the list, at the item on column 2 * n.
 	 */
 	yaml = malloc(64 + 2 * n_items);
 	if (yaml) {
+		char want[64];
+
 		p = yaml + sprintf(yaml, "version: 1\nname: many\nnamespaces: [");
 		for (i = 0; i < n_items; i++)
 			p += sprintf(p, "a,");
 		strcpy(p - 1, "]\n");
-		expect_one("limits: over 100000 nodes", yaml, strlen(yaml),
-			   "3:200000: error: more than 100000 nodes");
+		snprintf(want, sizeof(want), "3:%zu: error: more than %u nodes",
+			 2 * n_items, CONFIG_MAX_NODES);
+		expect_one("limits: over the node limit", yaml, strlen(yaml), want);
 	}
 	free(yaml);
 }

@@ -88,8 +88,14 @@ static const char *kind_name(enum tcspan_kind kind)
 	}
 }
 
-/* The changes of a plan, as text or JSON; `verb` ends the text summary. */
-static void print_plan(const struct tcspan_plan *plan, const char *verb)
+enum summary {
+	SUMMARY_PLAN,		/* Plan: 1 to add, 0 to change, 0 to remove. */
+	SUMMARY_APPLY,		/* Apply complete: 1 added, 0 changed, 0 removed. */
+	SUMMARY_DESTROY,	/* Destroy complete: 3 removed. */
+};
+
+/* The changes of a plan, as text or JSON, with a closing summary. */
+static void print_plan(const struct tcspan_plan *plan, enum summary summary)
 {
 	size_t i, n = tcspan_plan__change_count(plan);
 	size_t add = tcspan_plan__count(plan, TCSPAN_OP_ADD);
@@ -128,7 +134,17 @@ static void print_plan(const struct tcspan_plan *plan, const char *verb)
 		       c->op == TCSPAN_OP_CHANGE ? '~' : '-', kind_name(c->kind), c->name,
 		       c->detail ? ": " : "", c->detail ? c->detail : "");
 	}
-	printf("%s: %zu to add, %zu to change, %zu to remove.\n", verb, add, chg, rem);
+	switch (summary) {
+	case SUMMARY_PLAN:
+		printf("Plan: %zu to add, %zu to change, %zu to remove.\n", add, chg, rem);
+		break;
+	case SUMMARY_APPLY:
+		printf("Apply complete: %zu added, %zu changed, %zu removed.\n", add, chg, rem);
+		break;
+	case SUMMARY_DESTROY:
+		printf("Destroy complete: %zu removed.\n", rem);
+		break;
+	}
 }
 
 /* ---- option parsing shared by the commands ----------------------------- */
@@ -261,7 +277,7 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		goto out;
 	}
 	if (!apply || o.dry_run) {
-		print_plan(plan, "Plan");
+		print_plan(plan, SUMMARY_PLAN);
 		status = o.detailed_exitcode && tcspan_plan__change_count(plan) ? 2 : 0;
 		goto out;
 	}
@@ -270,7 +286,7 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		fprintf(stderr, "tcspan: apply failed; every change it made was undone\n");
 		goto out;
 	}
-	print_plan(plan, "Applied");
+	print_plan(plan, SUMMARY_APPLY);
 	status = 0;
 out:
 	tcspan_plan__free(plan);
@@ -320,7 +336,7 @@ static int do_destroy(int argc, char **argv)
 		print_errors(err);
 		goto out;
 	}
-	print_plan(plan, "Destroyed");
+	print_plan(plan, SUMMARY_DESTROY);
 	status = 0;
 out:
 	tcspan_plan__free(plan);

@@ -242,8 +242,9 @@ static int do_validate(int argc, char **argv)
 			continue;
 		}
 		if (!quiet && !json)
-			printf("%s: ok (topology \"%s\", %zu rules)\n", argv[i],
-			       tcspan_topology__name(topo), tcspan_topology__rule_count(topo));
+			printf("%s: ok (topology \"%s\", %zu rule%s)\n", argv[i],
+			       tcspan_topology__name(topo), tcspan_topology__rule_count(topo),
+			       tcspan_topology__rule_count(topo) == 1 ? "" : "s");
 		tcspan_topology__free(topo);
 	}
 	if (json)

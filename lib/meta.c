@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,7 +15,7 @@
 
 #include "meta.h"
 #include "meta.skel.h"
-#include "netns.h"
+#include "dirnames.h"
 
 uint32_t meta_id(const char *s)
 {
@@ -186,44 +185,12 @@ void meta_store__free(struct meta_store *store)
 	store->count = 0;
 }
 
-static int compare_names(const void *a, const void *b)
+static bool is_dir(const struct dirent *de)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return de->d_type == DT_DIR;
 }
 
 int meta_list(char ***names, size_t *count)
 {
-	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0;
-	DIR *dir;
-
-	*names = NULL;
-	*count = 0;
-	dir = opendir(TCSPAN_PIN_ROOT);
-	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(dir))) {
-		char **nv;
-
-		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
-			continue;
-		nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!nv)
-			goto nomem;
-		v = nv;
-		v[n] = strdup(de->d_name);
-		if (!v[n])
-			goto nomem;
-		n++;
-	}
-	closedir(dir);
-	qsort(v, n, sizeof(*v), compare_names);
-	*names = v;
-	*count = n;
-	return 0;
-nomem:
-	closedir(dir);
-	netns_list_free(v, n);
-	return -ENOMEM;
+	return dir_names(TCSPAN_PIN_ROOT, is_dir, names, count);
 }

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirnames.h"
 #include "netns.h"
 #include "nl.h"
 
@@ -99,54 +99,12 @@ int netns_delete(const char *name, struct tcspan_error *err)
 	return 0;
 }
 
-static int compare_names(const void *a, const void *b)
+static bool is_netns(const struct dirent *de)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return nl_netns_exists(de->d_name);
 }
 
 int netns_list(char ***names, size_t *count)
 {
-	struct dirent *de;
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	DIR *dir;
-
-	*names = NULL;
-	*count = 0;
-	dir = opendir(NETNS_RUN_DIR);
-	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.' || !nl_netns_exists(de->d_name))
-			continue;
-		if (n == cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-
-			if (!nv)
-				goto nomem;
-			v = nv;
-		}
-		v[n] = strdup(de->d_name);
-		if (!v[n])
-			goto nomem;
-		n++;
-	}
-	closedir(dir);
-	qsort(v, n, sizeof(*v), compare_names);
-	*names = v;
-	*count = n;
-	return 0;
-nomem:
-	closedir(dir);
-	netns_list_free(v, n);
-	return -ENOMEM;
-}
-
-void netns_list_free(char **names, size_t count)
-{
-	size_t i;
-
-	for (i = 0; i < count; i++)
-		free(names[i]);
-	free(names);
+	return dir_names(NETNS_RUN_DIR, is_netns, names, count);
 }

@@ -14,8 +14,7 @@
 int netns_create(const char *name, struct tcspan_error *err);
 /* Unmount and remove /run/netns/NAME; the namespace goes with its last user. */
 int netns_delete(const char *name, struct tcspan_error *err);
-/* The names under /run/netns, sorted; free with netns_list_free(). */
+/* The names under /run/netns, sorted; free with dir_names_free(). */
 int netns_list(char ***names, size_t *count);
-void netns_list_free(char **names, size_t count);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirnames.h"
 #include "netns.h"
 #include "observe.h"
 
@@ -130,7 +131,7 @@ int observe(struct conn_pool *pool, struct observed *obs, struct tcspan_error *e
 			goto out;
 	}
 out:
-	netns_list_free(names, n);
+	dir_names_free(names, n);
 	if (ret)
 		observed__free(obs);
 	return ret;

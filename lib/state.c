@@ -11,6 +11,7 @@
 #include <string.h>
 #include <linux/tc_act/tc_mirred.h>
 
+#include "dirnames.h"
 #include "meta.h"
 #include "observe.h"
 
@@ -259,9 +260,7 @@ static int collect(struct tcspan_state *st, const char *only, const struct obser
 		}
 	}
 out:
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	dir_names_free(names, n);
 	return ret;
 }
 

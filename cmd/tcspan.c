@@ -260,7 +260,7 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 	struct tcspan_topology *topo = NULL;
 	struct tcspan_plan *plan = NULL;
 	struct cmd_opts o;
-	int status = 1;
+	int status = 1, ret;
 
 	if (parse_opts(argc, argv, &o, apply ? "nW" : "dW"))
 		goto out;
@@ -282,9 +282,14 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		status = o.detailed_exitcode && tcspan_plan__change_count(plan) ? 2 : 0;
 		goto out;
 	}
-	if (tcspan_plan__apply(plan, err)) {
+	ret = tcspan_plan__apply(plan, err);
+	if (ret) {
 		print_errors(err);
-		fprintf(stderr, "tcspan: apply failed; every change it made was undone\n");
+		if (ret == -ENOTRECOVERABLE)
+			fprintf(stderr, "tcspan: apply failed, and some of its steps could "
+				"not be undone (above); run plan to see the state\n");
+		else
+			fprintf(stderr, "tcspan: apply failed; every change it made was undone\n");
 		goto out;
 	}
 	print_plan(plan, SUMMARY_APPLY);
@@ -314,7 +319,6 @@ static int do_destroy(int argc, char **argv)
 	struct tcspan_plan *plan = NULL;
 	const char *name;
 	struct cmd_opts o;
-	struct stat sb;
 	int status = 1;
 
 	if (parse_opts(argc, argv, &o, "W"))
@@ -325,8 +329,8 @@ static int do_destroy(int argc, char **argv)
 	}
 	popts.lock_timeout = o.wait;
 	name = argv[o.optind];
-	/* A path names the topology inside it. */
-	if (strchr(name, '/') || strchr(name, '.') || stat(name, &sb) == 0) {
+	/* A path names the topology inside it; a topology name has no '/' or '.'. */
+	if (strchr(name, '/') || strchr(name, '.')) {
 		topo = load(name, err);
 		if (!topo)
 			goto out;

@@ -89,6 +89,9 @@ static const char *where(const struct run *r, const struct kop *op, char *buf, s
 			 op->mark.line, op->mark.column);
 	else if (op->rule)
 		snprintf(buf, size, "rule \"%s\": ", op->rule);
+	else if (op->mark.line && r->ctx->file)
+		snprintf(buf, size, "%s:%u:%u: ", r->ctx->file, op->mark.line,
+			 op->mark.column);
 	else
 		buf[0] = '\0';
 	return buf;
@@ -101,7 +104,8 @@ static const char *op_verb(enum kop_type type)
 	case KOP_CLSACT_DEL:	return "cannot delete clsact";
 	case KOP_FILTER_ADD:	return "cannot add filter";
 	case KOP_FILTER_REPLACE: return "cannot replace filter";
-	case KOP_FILTER_DEL:	return "cannot delete filter";
+	case KOP_FILTER_DEL:
+	case KOP_DOOMED_FILTER_DEL: return "cannot delete filter";
 	case KOP_PRIO_DEL:	return "cannot delete filter prio";
 	default:		return "cannot change";
 	}
@@ -119,7 +123,8 @@ static void tc_ack(void *tag, int error, const char *extack, void *arg)
 		return;
 	}
 	/* Deleting what is already gone is what a delete wants. */
-	if ((op->type == KOP_FILTER_DEL || op->type == KOP_PRIO_DEL) &&
+	if ((op->type == KOP_FILTER_DEL || op->type == KOP_DOOMED_FILTER_DEL ||
+	     op->type == KOP_PRIO_DEL) &&
 	    (error == -ENOENT || error == -ENODEV)) {
 		r->done[i] = true;
 		return;
@@ -169,11 +174,22 @@ static struct nl_msg *tc_message(struct run *r, const struct kop *op, bool undo,
 		return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->handle, true,
 					 &m, &op->cookie);
 	case KOP_FILTER_DEL:
-		if (undo)
-			return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->old.handle,
-						 false, &op->old.mirred, &op->old.cookie);
-		return tc_msg_filter_del(ifindex, op->hook, op->prio, op->handle,
-					 op->old.kind);
+	case KOP_DOOMED_FILTER_DEL:
+		if (!undo)
+			return tc_msg_filter_del(ifindex, op->hook, op->prio, op->handle,
+						 op->old.kind);
+		/* Back by key node: if its prio went meanwhile, the kernel gives
+		 * the re-created table another id.  The target may have been
+		 * re-created too: find it by name. */
+		m = op->old.mirred;
+		if (op->target[0]) {
+			target = resolve(r, op->netns, op->target, err);
+			if (target < 0)
+				return NULL;
+			m.ifindex = target;
+		}
+		return tc_msg_u32_mirred(ifindex, op->hook, op->prio,
+					 op->old.handle & 0xfff, false, &m, &op->old.cookie);
 	case KOP_PRIO_DEL:
 		return tc_msg_filter_del(ifindex, op->hook, op->prio, 0, "u32");
 	default:
@@ -185,6 +201,7 @@ static bool is_tc(enum kop_type type)
 {
 	return type == KOP_CLSACT_ADD || type == KOP_FILTER_ADD ||
 	       type == KOP_FILTER_REPLACE || type == KOP_FILTER_DEL ||
+	       type == KOP_DOOMED_FILTER_DEL ||
 	       type == KOP_PRIO_DEL || type == KOP_CLSACT_DEL;
 }
 
@@ -260,11 +277,31 @@ static int create_link(struct run *r, const struct kop_link *l, struct tcspan_er
 	return ret;
 }
 
+/*
+ * Delete a pair by one end's name, once its alias shows it is still the
+ * pair that was planned (op->text); an end already gone went with its peer.
+ */
 static int delete_link(struct run *r, const struct kop *op, struct tcspan_error *err)
 {
+	const struct link_dev *d;
 	struct nl_conn *conn;
-	int ret = conn_pool__get(r->ctx->pool, op->netns, &conn, err);
+	size_t i;
+	int ret;
 
+	ret = resolve(r, op->netns, op->dev, NULL);
+	if (ret == -ENODEV)
+		return 0;
+	if (ret < 0)
+		return tcspan_error__add(err, ret, "cannot read devices of %s: %s",
+					 op->netns, strerror(-ret));
+	for (i = 0; i < r->n_cache && strcmp(r->cache_ns[i], op->netns); i++)
+		;
+	d = link_table__by_name(&r->cache[i], op->dev);
+	if (op->text[0] && strcmp(d->alias, op->text))
+		return tcspan_error__add(err, -EEXIST, "device \"%s%s%s\" changed since it "
+					 "was read (alias \"%s\"); not deleting it",
+					 op->netns, *op->netns ? "/" : "", op->dev, d->alias);
+	ret = conn_pool__get(r->ctx->pool, op->netns, &conn, err);
 	return ret ? ret : link_delete(conn, op->dev, err);
 }
 
@@ -300,7 +337,6 @@ static int run_direct(struct run *r, size_t i)
 		ret = create_link(r, &op->link, r->err);
 		drop_cache(r);
 		break;
-	case KOP_LINK_DEL_CHANGED:
 	case KOP_LINK_DEL:
 		ret = delete_link(r, op, r->err);
 		drop_cache(r);
@@ -332,12 +368,18 @@ static int run_direct(struct run *r, size_t i)
 	default:
 		return -EINVAL;
 	}
-	if (!ret)
+	if (!ret) {
 		r->done[i] = true;
+	} else if (op->mark.line) {
+		char w[512];
+
+		tcspan_error__add(r->err, ret, "%swhile applying this", where(r, op, w, sizeof(w)));
+	}
 	return ret;
 }
 
-static void undo_one(struct run *r, size_t i)
+/* Undo one step; false when it could not be undone (said in r->err). */
+static bool undo_one(struct run *r, size_t i)
 {
 	const struct kop *op = &r->ops[i];
 	struct tcspan_error *quiet = tcspan_error__new();
@@ -355,11 +397,24 @@ static void undo_one(struct run *r, size_t i)
 		ret = delete_link(r, op, quiet);
 		drop_cache(r);
 		break;
-	case KOP_LINK_DEL_CHANGED:
 	case KOP_LINK_DEL:
-		if (op->link.a.dev[0])
-			ret = create_link(r, &op->link, quiet);
+		ret = create_link(r, &op->link, quiet);
 		drop_cache(r);
+		break;
+	case KOP_FILTER_DEL:
+	case KOP_DOOMED_FILTER_DEL:
+		/* Its device may have been re-created without a clsact. */
+		ret = conn_pool__get(r->ctx->pool, op->netns, &conn, quiet);
+		if (!ret && (ret = resolve(r, op->netns, op->dev, quiet)) >= 0) {
+			msg = tc_msg_clsact(RTM_NEWQDISC, ret);
+			ret = msg ? nl_conn__request(conn, msg, "undo", NULL) : -ENOMEM;
+			if (ret == -EEXIST)
+				ret = 0;
+		}
+		if (ret)
+			break;
+		msg = tc_message(r, op, true, quiet);
+		ret = msg ? nl_conn__request(conn, msg, "undo", quiet) : -ENODEV;
 		break;
 	case KOP_META_CREATE:
 		ret = meta_remove(r->ctx->name, quiet);
@@ -386,11 +441,14 @@ static void undo_one(struct run *r, size_t i)
 			nlmsg_free(msg);
 		break;
 	}
-	if (ret || tcspan_error__count(quiet))
-		tcspan_log(TCSPAN_WARN, "could not undo a step: %s\n",
-			   tcspan_error__count(quiet) ? tcspan_error__message(quiet, 0) :
-			   strerror(-ret));
+	bool undone = !ret && !tcspan_error__count(quiet);
+
+	if (!undone)
+		tcspan_error__add(r->err, ret ? ret : -EIO, "could not undo a step: %s",
+				  tcspan_error__count(quiet) ? tcspan_error__message(quiet, 0) :
+				  strerror(-ret));
 	tcspan_error__free(quiet);
+	return undone;
 }
 
 int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
@@ -445,9 +503,14 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 	}
 	flush_all(&r);
 	if (r.error) {
+		bool undone = true;
+
 		for (i = n_ops; i-- > 0;)
 			if (r.done[i])
-				undo_one(&r, i);
+				undone &= undo_one(&r, i);
+		/* Say so: the caller must not claim a clean rollback. */
+		if (!undone)
+			r.error = -ENOTRECOVERABLE;
 	}
 out:
 	drop_cache(&r);

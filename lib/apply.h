@@ -18,6 +18,10 @@ struct apply_ctx {
 	struct meta_store *meta;
 };
 
+/*
+ * 0, or the first error with every step undone, or -ENOTRECOVERABLE when
+ * some step could not be undone (each such step is named in err).
+ */
 int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 	      struct tcspan_error *err);
 

@@ -276,6 +276,7 @@ int link_add_address(struct nl_conn *conn, uint32_t ifindex,
 int link_delete(struct nl_conn *conn, const char *name, struct tcspan_error *err)
 {
 	struct nl_msg *msg = link_msg(RTM_DELLINK, 0, 0);
+	struct tcspan_error *local;
 	char what[128];
 	int ret;
 
@@ -284,12 +285,14 @@ int link_delete(struct nl_conn *conn, const char *name, struct tcspan_error *err
 		return -ENOMEM;
 	}
 	snprintf(what, sizeof(what), "cannot delete device %s", name);
-	ret = nl_conn__request(conn, msg, what, NULL);
-	if (ret == -ENODEV)
-		return 0;
-	if (ret)
-		return tcspan_error__add(err, ret, "%s: %s", what, strerror(-ret));
-	return 0;
+	local = tcspan_error__new();
+	ret = nl_conn__request(conn, msg, what, local);
+	/* Gone already (with its peer, say) is what a delete wants. */
+	if (ret && ret != -ENODEV)
+		tcspan_error__add(err, ret, "%s", tcspan_error__count(local) ?
+				  tcspan_error__message(local, 0) : what);
+	tcspan_error__free(local);
+	return ret == -ENODEV ? 0 : ret;
 }
 
 bool link_alias_parse(const char *alias, char *topo, size_t size, const char **rest)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,12 +79,25 @@ int meta_read(const char *name, struct meta_store *store, struct tcspan_error *e
 	memset(store, 0, sizeof(*store));
 	store->fd = -1;
 	pin_path(path, sizeof(path), name);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
 	store->fd = bpf_obj_get(path);
 	if (store->fd < 0) {
 		store->fd = -1;
 		return errno == ENOENT ? 0 :
 			tcspan_error__add(err, -errno, "cannot open %s: %s", path,
 					  strerror(errno));
+	}
+	/* Read nothing from a map that is not laid out as tcspan's. */
+	if (bpf_obj_get_info_by_fd(store->fd, &info, &len) ||
+	    info.type != BPF_MAP_TYPE_HASH ||
+	    info.key_size != sizeof(struct tcspan_meta_key) ||
+	    info.value_size != sizeof(struct tcspan_meta_value)) {
+		close(store->fd);
+		store->fd = -1;
+		return tcspan_error__add(err, -EINVAL, "%s is not a tcspan metadata map",
+					 path);
 	}
 	return read_entries(store);
 }
@@ -116,7 +130,7 @@ int meta_create(const char *name, struct meta_store *store, struct tcspan_error 
 		tcspan_error__add(err, ret, "cannot pin %s: %s", path, strerror(-ret));
 		goto out;
 	}
-	store->fd = dup(bpf_map__fd(skel->maps.meta));
+	store->fd = fcntl(bpf_map__fd(skel->maps.meta), F_DUPFD_CLOEXEC, 0);
 	if (store->fd < 0)
 		ret = -errno;
 out:

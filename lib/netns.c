@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dirnames.h"
+#include "model.h"
 #include "netns.h"
 #include "nl.h"
 
@@ -99,9 +100,10 @@ int netns_delete(const char *name, struct tcspan_error *err)
 	return 0;
 }
 
+/* Longer names cannot be a topology's: they are not tcspan's to read. */
 static bool is_netns(const struct dirent *de)
 {
-	return nl_netns_exists(de->d_name);
+	return strlen(de->d_name) <= TCSPAN_NETNS_NAME_MAX && nl_netns_exists(de->d_name);
 }
 
 int netns_list(char ***names, size_t *count)

@@ -78,7 +78,7 @@ static int observe_netns(struct conn_pool *pool, struct observed_netns *ns,
 	const struct link_dev *lo;
 	struct nl_conn *conn;
 	const char *rest;
-	size_t i;
+	size_t i, n;
 	int ret;
 
 	ret = conn_pool__get(pool, ns->name, &conn, err);
@@ -104,6 +104,17 @@ static int observe_netns(struct conn_pool *pool, struct observed_netns *ns,
 		if (ret)
 			return ret;
 	}
+	/* Our filters listed in the other hook's dump are not that hook's. */
+	for (i = 0, n = 0; i < ns->n_filters; i++) {
+		const struct tc_filter *f = &ns->filters[i];
+
+		if (f->ours && (f->cookie.spec == TCSPAN_HOOK_INGRESS ||
+				f->cookie.spec == TCSPAN_HOOK_EGRESS) &&
+		    f->cookie.spec != f->hook)
+			continue;
+		ns->filters[n++] = *f;
+	}
+	ns->n_filters = n;
 	return 0;
 }
 

@@ -29,6 +29,9 @@ struct planner {
 	/* devices that this plan creates or re-creates: "NETNS/DEV" */
 	char **fresh;
 	size_t n_fresh;
+	/* devices that this plan deletes (with their links): "NETNS/DEV" */
+	char **doomed;
+	size_t n_doomed;
 	/* clsact qdiscs this plan adds or keeps: "NETNS/DEV" */
 	char **clsact_needed;
 	size_t n_clsact_needed;
@@ -218,6 +221,54 @@ static const struct link_dev *present_dev(struct planner *p, const char *netns,
 
 /* ---- namespaces ------------------------------------------------------- */
 
+static bool endpoint_in(const struct tcspan_endpoint *ep, const char *netns)
+{
+	return !strcmp(ep->netns, netns);
+}
+
+/*
+ * An owned namespace the file no longer lists goes with all it holds: only
+ * when that is nothing but this topology's, and nothing in the file uses it.
+ */
+static bool netns_removable(struct planner *p, const struct observed_netns *o)
+{
+	char topo[TCSPAN_TOPOLOGY_NAME_MAX + 1];
+	const char *rest;
+	size_t i;
+
+	for (i = 0; i < o->links.count; i++) {
+		const struct link_dev *d = &o->links.devs[i];
+
+		if (!strcmp(d->name, "lo") ||
+		    (link_alias_parse(d->alias, topo, sizeof(topo), &rest) &&
+		     !strcmp(topo, p->name)))
+			continue;
+		fail_at(p, NULL, "namespace \"%s\" is no longer listed, but holds device "
+			"\"%s\" that is not this topology's; not removing it", o->name,
+			d->name);
+		return false;
+	}
+	for (i = 0; p->topo && i < p->topo->n_links; i++) {
+		const struct tcspan_link *l = &p->topo->links[i];
+
+		if (endpoint_in(&l->a.ep, o->name) || endpoint_in(&l->b.ep, o->name)) {
+			fail_at(p, &l->mark, "namespace \"%s\" is used here but no longer "
+				"listed in \"namespaces\"", o->name);
+			return false;
+		}
+	}
+	for (i = 0; p->topo && i < p->topo->n_rules; i++) {
+		const struct tcspan_rule *r = &p->topo->rules[i];
+
+		if (endpoint_in(&r->from, o->name) || endpoint_in(&r->to, o->name)) {
+			fail_at(p, &r->mark, "namespace \"%s\" is used here but no longer "
+				"listed in \"namespaces\"", o->name);
+			return false;
+		}
+	}
+	return true;
+}
+
 static void plan_namespaces(struct planner *p)
 {
 	size_t i;
@@ -249,6 +300,8 @@ static void plan_namespaces(struct planner *p)
 		struct kop *op;
 
 		if (!*o->name || strcmp(o->owner, p->name) || netns_desired(p, o->name))
+			continue;
+		if (!netns_removable(p, o))
 			continue;
 		op = push(p, KOP_NETNS_DEL);
 		if (!op)
@@ -353,11 +406,64 @@ static bool parse_endpoint(const char *s, size_t len, struct tcspan_endpoint *ep
 	return true;
 }
 
+static bool is_doomed(struct planner *p, const char *netns, const char *dev)
+{
+	char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", netns, dev);
+	return in_list(p->doomed, p->n_doomed, key);
+}
+
+/*
+ * Remove the veth pair named by alias `rest` ("link A B"), as observed:
+ * delete it by an end that exists, remember both ends with their addresses
+ * so that a rollback can re-create it, and doom both ends' devices.
+ */
+static void remove_link(struct planner *p, const char *rest)
+{
+	const char *r = rest + strlen("link "), *sp = strchr(r, ' ');
+	struct tcspan_endpoint ends[2];
+	const struct link_dev *dev[2] = {};
+	struct kop *op;
+	size_t k;
+
+	if (!sp || !parse_endpoint(r, sp - r, &ends[0]) ||
+	    !parse_endpoint(sp + 1, strlen(sp + 1), &ends[1]))
+		return;
+	for (k = 0; k < 2; k++) {
+		const struct observed_netns *on = observed__netns(p->obs, ends[k].netns);
+		char key[256];
+
+		dev[k] = on ? link_table__by_name(&on->links, ends[k].dev) : NULL;
+		snprintf(key, sizeof(key), "%s/%s", ends[k].netns, ends[k].dev);
+		if (dev[k])
+			add_to_list(p, &p->doomed, &p->n_doomed, key);
+	}
+	if (!dev[0] && !dev[1])
+		return;
+	op = push(p, KOP_LINK_DEL);
+	if (!op)
+		return;
+	k = dev[0] ? 0 : 1;
+	snprintf(op->netns, sizeof(op->netns), "%s", ends[k].netns);
+	snprintf(op->dev, sizeof(op->dev), "%s", ends[k].dev);
+	snprintf(op->text, sizeof(op->text), "tcspan:%s %s", p->name, rest);
+	op->link.a = ends[0];
+	op->link.b = ends[1];
+	if (dev[0]) {
+		op->link.a_addresses = dev[0]->addresses;
+		op->link.n_a = dev[0]->n_addresses;
+	}
+	if (dev[1]) {
+		op->link.b_addresses = dev[1]->addresses;
+		op->link.n_b = dev[1]->n_addresses;
+	}
+}
+
 static void plan_links(struct planner *p)
 {
-	size_t i, j, k;
-	char **seen = NULL;
-	size_t n_seen = 0;
+	char **kept = NULL, **gone = NULL;
+	size_t n_kept = 0, n_gone = 0, i, j;
 
 	for (i = 0; p->topo && i < p->topo->n_links; i++) {
 		const struct tcspan_link *l = &p->topo->links[i];
@@ -366,39 +472,39 @@ static void plan_links(struct planner *p)
 		const struct link_dev *db = present_dev(p, l->b.ep.netns, l->b.ep.dev);
 		enum end_state ea = check_end(p, da, rest, &l->a.ep);
 		enum end_state eb = check_end(p, db, rest, &l->b.ep);
-		bool ok_a = ea == END_SAME, ok_b = eb == END_SAME;
-		const char *name = rest + strlen("link ");
+		const char *name = rest + strlen("link "), *sp = strchr(name, ' ');
+		char topo[TCSPAN_TOPOLOGY_NAME_MAX + 1];
+		const char *r;
 
-		add_to_list(p, &seen, &n_seen, rest);
 		if (ea == END_FOREIGN || eb == END_FOREIGN)
 			continue;
-		if (ok_a && ok_b && da->up && db->up &&
+		if (ea == END_SAME && eb == END_SAME && da->up && db->up &&
 		    same_addresses(da, l->a.addresses, l->a.n_addresses) &&
-		    same_addresses(db, l->b.addresses, l->b.n_addresses))
+		    same_addresses(db, l->b.addresses, l->b.n_addresses)) {
+			add_to_list(p, &kept, &n_kept, rest);
 			continue;
-		name = fmt(p, "%.*s -- %s", (int)(strchr(name, ' ') - name), name,
-			   strchr(name, ' ') + 1);
-		if (da || db) {
-			link_op(p, KOP_LINK_DEL_CHANGED, l);
-			if (!da && p->res->n_ops) {
-				/* Only the b end is left: delete it by its own name. */
-				struct kop *op = &p->res->ops[p->res->n_ops - 1];
-
-				snprintf(op->netns, sizeof(op->netns), "%s", l->b.ep.netns);
-				snprintf(op->dev, sizeof(op->dev), "%s", l->b.ep.dev);
-			}
-			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_LINK, name,
-			       !ok_a || !ok_b ? "re-created: an end is missing or differs"
-					      : "re-created: addresses or state differ");
-		} else {
-			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_LINK, name, NULL);
 		}
+		name = fmt(p, "%.*s -- %s", (int)(sp - name), name, sp + 1);
+		/* Whatever pairs the ends belong to now go first, then this one
+		 * is made anew. */
+		if (da && link_alias_parse(da->alias, topo, sizeof(topo), &r))
+			add_to_list(p, &gone, &n_gone, r);
+		if (db && link_alias_parse(db->alias, topo, sizeof(topo), &r))
+			add_to_list(p, &gone, &n_gone, r);
+		if (da || db)
+			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_LINK, name,
+			       ea != END_SAME || eb != END_SAME ?
+			       "re-created: an end is missing or differs" :
+			       "re-created: addresses or state differ");
+		else
+			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_LINK, name, NULL);
 		link_op(p, KOP_LINK_ADD, l);
 		mark_fresh(p, &l->a.ep);
 		mark_fresh(p, &l->b.ep);
+		add_to_list(p, &kept, &n_kept, rest);
 	}
 
-	/* Links of this topology that the file no longer has. */
+	/* This topology's pairs that the file no longer has. */
 	for (i = 0; i < p->obs->n_ns; i++) {
 		const struct observed_netns *o = &p->obs->ns[i];
 
@@ -406,53 +512,59 @@ static void plan_links(struct planner *p)
 			const struct link_dev *d = &o->links.devs[j];
 			char topo[TCSPAN_TOPOLOGY_NAME_MAX + 1];
 			const char *r, *sp;
-			struct kop *op;
 
 			if (!link_alias_parse(d->alias, topo, sizeof(topo), &r) ||
 			    strcmp(topo, p->name) || strncmp(r, "link ", 5) ||
-			    in_list(seen, n_seen, r))
+			    in_list(kept, n_kept, r) || in_list(gone, n_gone, r))
 				continue;
-			add_to_list(p, &seen, &n_seen, r);
-			op = push(p, KOP_LINK_DEL);
-			if (!op)
-				break;
-			snprintf(op->netns, sizeof(op->netns), "%s", o->name);
-			snprintf(op->dev, sizeof(op->dev), "%s", d->name);
-			/* Enough to re-create it if a later step fails. */
-			r += 5;
-			sp = strchr(r, ' ');
-			if (sp && parse_endpoint(r, sp - r, &op->link.a) &&
-			    parse_endpoint(sp + 1, strlen(sp + 1), &op->link.b)) {
-				const struct observed_netns *on;
-				const struct link_dev *e;
-
-				for (k = 0; k < 2; k++) {
-					const struct tcspan_endpoint *ep = k ? &op->link.b : &op->link.a;
-
-					on = observed__netns(p->obs, ep->netns);
-					e = on ? link_table__by_name(&on->links, ep->dev) : NULL;
-					if (!e)
-						continue;
-					if (k) {
-						op->link.b_addresses = e->addresses;
-						op->link.n_b = e->n_addresses;
-					} else {
-						op->link.a_addresses = e->addresses;
-						op->link.n_a = e->n_addresses;
-					}
-				}
-				change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_LINK,
-				       fmt(p, "%.*s -- %s", (int)(sp - r), r, sp + 1), NULL);
-			} else {
-				op->link.a.dev[0] = '\0';
-				change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_LINK,
-				       ep_str(p, o->name, d->name), NULL);
-			}
+			add_to_list(p, &gone, &n_gone, r);
+			sp = strchr(r + 5, ' ');
+			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_LINK,
+			       sp ? fmt(p, "%.*s -- %s", (int)(sp - r - 5), r + 5, sp + 1) :
+				    ep_str(p, o->name, d->name), NULL);
 		}
 	}
-	for (i = 0; i < n_seen; i++)
-		free(seen[i]);
-	free(seen);
+	for (i = 0; i < n_gone; i++)
+		remove_link(p, gone[i]);
+	for (i = 0; i < n_kept; i++)
+		free(kept[i]);
+	free(kept);
+	for (i = 0; i < n_gone; i++)
+		free(gone[i]);
+	free(gone);
+}
+
+/* Our filters on devices that go with their links: deleted first, one by
+ * one, so that a rollback can put them back. */
+static void plan_doomed_filters(struct planner *p)
+{
+	size_t i, j;
+
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+
+		for (j = 0; j < o->n_filters; j++) {
+			const struct tc_filter *f = &o->filters[j];
+			const struct link_dev *d = link_table__by_ifindex(&o->links, f->ifindex);
+			const struct link_dev *t;
+			struct kop *op;
+
+			if (!is_ours(p, f) || !d || !is_doomed(p, o->name, d->name))
+				continue;
+			op = push(p, KOP_DOOMED_FILTER_DEL);
+			if (!op)
+				return;
+			snprintf(op->netns, sizeof(op->netns), "%s", o->name);
+			snprintf(op->dev, sizeof(op->dev), "%s", d->name);
+			op->hook = f->hook;
+			op->prio = f->prio;
+			op->handle = f->handle;
+			op->old = *f;
+			t = link_table__by_ifindex(&o->links, f->mirred.ifindex);
+			if (t)
+				snprintf(op->target, sizeof(op->target), "%s", t->name);
+		}
+	}
 }
 
 /* ---- rules ------------------------------------------------------------- */
@@ -544,14 +656,16 @@ static const char *filter_desc(struct planner *p, const struct tc_filter *f)
 		   f->kind, f->prio, f->handle);
 }
 
-static bool prio_used(const struct observed_netns *o, uint32_t ifindex,
-		      unsigned int hook, uint16_t prio)
+/*
+ * A prio in use on either hook: u32 tables of one prio on both hooks show
+ * up in both hooks' dumps, so tcspan never shares a prio across hooks.
+ */
+static bool prio_used(const struct observed_netns *o, uint32_t ifindex, uint16_t prio)
 {
 	size_t i;
 
 	for (i = 0; o && i < o->n_filters; i++)
-		if (o->filters[i].ifindex == ifindex && o->filters[i].hook == hook &&
-		    o->filters[i].prio == prio)
+		if (o->filters[i].ifindex == ifindex && o->filters[i].prio == prio)
 			return true;
 	return false;
 }
@@ -679,7 +793,7 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			prios[k] = owned[k];
 			continue;
 		}
-		while (next <= 0xffff && d && prio_used(o, d->ifindex, hook, next))
+		while (next <= 0xffff && d && prio_used(o, d->ifindex, next))
 			next++;
 		if (next > 0xffff) {
 			fail_at(p, &first->mark, "no free tc prio left on %s %s",
@@ -718,7 +832,11 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			.verdict = r->action == TCSPAN_ACTION_MIRROR ? TC_ACT_UNSPEC
 								      : TC_ACT_STOLEN,
 		};
-		struct tc_cookie c = { .topology_id = p->tid, .rule_id = meta_id(r->name) };
+		struct tc_cookie c = {
+			.topology_id = p->tid,
+			.rule_id = meta_id(r->name),
+			.spec = hook,
+		};
 		struct kop *op;
 
 		cur = slot_find(mine, n_mine, prio, node);
@@ -791,7 +909,8 @@ static void plan_stale_filters(struct planner *p, char **hooks_done, size_t n_do
 			const struct link_dev *d = link_table__by_ifindex(&o->links, f->ifindex);
 			char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 24];
 
-			if (!is_ours(p, f) || !d || is_fresh(p, o->name, d->name))
+			if (!is_ours(p, f) || !d || is_fresh(p, o->name, d->name) ||
+			    is_doomed(p, o->name, d->name))
 				continue;
 			snprintf(key, sizeof(key), "%s/%s %u", o->name, d->name, f->hook);
 			if (in_list(hooks_done, n_done, key))
@@ -830,7 +949,7 @@ static void plan_clsact_removal(struct planner *p)
 		if (parse_endpoint(e->text, strlen(e->text), &ep) &&
 		    (o = observed__netns(p->obs, ep.netns)) &&
 		    (d = link_table__by_name(&o->links, ep.dev)) &&
-		    !is_fresh(p, ep.netns, ep.dev) &&
+		    !is_fresh(p, ep.netns, ep.dev) && !is_doomed(p, ep.netns, ep.dev) &&
 		    observed_netns__has_clsact(o, d->ifindex)) {
 			for (j = 0; j < o->n_filters; j++) {
 				const struct tc_filter *f = &o->filters[j];
@@ -1085,6 +1204,7 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 			topo->devices[i].kind == TCSPAN_DEVICE_VXLAN ? "vxlan" : "ifb");
 	plan_namespaces(&p);
 	plan_links(&p);
+	plan_doomed_filters(&p);
 	plan_rules(&p);
 	plan_clsact_removal(&p);
 	if (topo && !have_meta_map && (topo->n_rules || out->n_ops))
@@ -1097,6 +1217,9 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	for (i = 0; i < p.n_fresh; i++)
 		free(p.fresh[i]);
 	free(p.fresh);
+	for (i = 0; i < p.n_doomed; i++)
+		free(p.doomed[i]);
+	free(p.doomed);
 	for (i = 0; i < p.n_clsact_needed; i++)
 		free(p.clsact_needed[i]);
 	free(p.clsact_needed);

@@ -34,7 +34,8 @@
 
 enum kop_type {
 	KOP_NETNS_ADD,
-	KOP_LINK_DEL_CHANGED,	/* a link that is re-created below */
+	KOP_DOOMED_FILTER_DEL,	/* ours, on a device that goes with its link */
+	KOP_LINK_DEL,		/* before any add: a new link may reuse a name */
 	KOP_LINK_ADD,
 	KOP_META_CREATE,
 	KOP_META_SET,
@@ -45,9 +46,8 @@ enum kop_type {
 	KOP_PRIO_DEL,		/* an emptied u32 instance of ours */
 	KOP_CLSACT_DEL,
 	KOP_META_DEL,
-	KOP_LINK_DEL,
-	KOP_META_REMOVE,
 	KOP_NETNS_DEL,
+	KOP_META_REMOVE,	/* last: nothing after it needs the names */
 };
 
 /* A veth pair as plan and apply need it: both ends with addresses. */
@@ -64,14 +64,15 @@ struct kop {
 	unsigned int hook;
 	uint16_t prio;
 	uint32_t handle;		/* key node to add; full handle otherwise */
-	char target[IFNAMSIZ];		/* mirred target, in netns */
+	char target[IFNAMSIZ];		/* mirred target, in netns (deletes: the
+					 * old target, for a rollback) */
 	struct tc_mirred_spec mirred;	/* ifindex filled in at apply */
 	struct tc_cookie cookie;
 	struct tc_filter old;		/* what a replace or delete replaces */
 	bool new_prio;			/* an add that creates the u32 instance */
 	struct kop_link link;
 	uint32_t meta_kind, meta_id;
-	char text[128];
+	char text[256];			/* metadata text; a link's alias */
 	const char *rule;		/* rule name, for messages */
 	struct tcspan_mark mark;	/* where in the file it comes from */
 };

@@ -18,9 +18,10 @@
 /*
  * Every action tcspan creates carries this 16-byte cookie (TCA_ACT_COOKIE,
  * the kernel's maximum): magic "tcs" + version 1, then the topology id, the
- * rule id (32-bit FNV-1a of the names) and a spec word reserved for what
- * the filter itself cannot show (0 for match-all rules).  Names are kept in
- * the topology's pinned metadata map (meta.h).
+ * rule id (32-bit FNV-1a of the names) and a spec word for what a dump
+ * cannot show reliably: the hook the filter was put on (a u32 dump of one
+ * clsact hook also lists the other hook's tables of the same prio).  Names
+ * are kept in the topology's pinned metadata map (meta.h).
  */
 #define TC_COOKIE_LEN 16
 

@@ -137,7 +137,14 @@ struct tcspan_plan *tcspan_plan__new_destroy(const char *name,
 					     const struct tcspan_plan_opts *opts,
 					     struct tcspan_error *err)
 {
-	if (!name || !*name || strlen(name) > TCSPAN_TOPOLOGY_NAME_MAX || strchr(name, '/')) {
+	size_t i, len = name ? strlen(name) : 0;
+	bool ok = len >= 1 && len <= TCSPAN_TOPOLOGY_NAME_MAX;
+
+	/* The schema's [a-z0-9][a-z0-9-]{0,31}: a name is also a path part. */
+	for (i = 0; ok && i < len; i++)
+		ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		     (i && name[i] == '-');
+	if (!ok) {
 		tcspan_error__add(err, -EINVAL, "error: \"%s\" is not a topology name",
 				  name ? name : "");
 		errno = EINVAL;

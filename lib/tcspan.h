@@ -151,7 +151,8 @@ size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op);
 /*
  * Carry the plan out.  All or nothing: when the kernel refuses a step, every
  * step already made is undone, the kernel's message is in `err` and a
- * negative errno is returned.  An empty plan sends nothing.
+ * negative errno is returned; -ENOTRECOVERABLE means some step could not be
+ * undone (each is named in `err`).  An empty plan sends nothing.
  */
 int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err);
 

@@ -86,6 +86,7 @@ static struct tc_filter *our_filter(struct fixture *f, size_t i, const char *nam
 	t->ours = true;
 	t->cookie.topology_id = meta_id(TOPO);
 	t->cookie.rule_id = meta_id(name);
+	t->cookie.spec = t->hook;
 	f->ns[0].filters = f->filters;
 	f->ns[0].n_filters = i + 1;
 	f->clsact[0] = 2;

@@ -1093,6 +1093,9 @@ static void plan_rules(struct planner *p)
 			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_RULE, r->name, rule_detail(p, r));
 		else if (p->rule_touched[i])
 			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_RULE, r->name, rule_detail(p, r));
+		else if (!text || strcmp(text, r->name))
+			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_RULE, r->name,
+			       "its name is written back to the kernel");
 		if (!text || strcmp(text, r->name)) {
 			op = push(p, KOP_META_SET);
 			if (!op)
@@ -1116,6 +1119,9 @@ static void plan_rules(struct planner *p)
 		if (p->meta[i].kind != TCSPAN_META_RULE ||
 		    has_id(desired, n_desired, p->meta[i].id))
 			continue;
+		if (!has_id(seen, n_seen, p->meta[i].id))
+			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE, p->meta[i].text,
+			       "only its name was left in the kernel");
 		op = push(p, KOP_META_DEL);
 		if (!op)
 			goto out;

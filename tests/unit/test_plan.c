@@ -384,6 +384,36 @@ static void test_missing_device(void)
 	teardown(&f);
 }
 
+static void test_names_only(void)
+{
+	struct fixture f;
+	int ret;
+
+	/* The filter is there but its name is not: written back, shown. */
+	setup(&f);
+	rule(&f, 0, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	our_filter(&f, 0, "tap", TCSPAN_PRIO_INGRESS, 1, 3);
+	meta(&f, TCSPAN_META_CLSACT, "eth0");
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_changes == 1 &&
+		    f.res.changes[0].op == TCSPAN_OP_CHANGE && f.res.n_ops == 1 &&
+		    f.res.ops[0].type == KOP_META_SET,
+		    "plan: a missing name record is a visible change", "ret %d, %zu changes",
+		    ret, f.res.n_changes);
+	teardown(&f);
+
+	/* Only a name is left of a rule: its removal is visible too. */
+	setup(&f);
+	meta(&f, TCSPAN_META_RULE, "ghost");
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_changes == 1 &&
+		    f.res.changes[0].op == TCSPAN_OP_REMOVE &&
+		    !strcmp(f.res.changes[0].name, "ghost") && count_ops(&f, KOP_META_DEL) == 1,
+		    "plan: a name left without its rule is a visible removal",
+		    "ret %d, %zu changes", ret, f.res.n_changes);
+	teardown(&f);
+}
+
 int main(void)
 {
 	test_add_to_empty();
@@ -396,5 +426,6 @@ int main(void)
 	test_many_rules();
 	test_namespaces();
 	test_missing_device();
+	test_names_only();
 	return unit_exit();
 }

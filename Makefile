@@ -33,7 +33,7 @@ endif
 # Debian 12 packages: build, BPF toolchain, tests, demo.
 DEB_PKGS := build-essential pkg-config clang llvm libnl-3-dev libnl-route-3-dev \
 	    libbpf-dev libelf-dev zlib1g-dev libyaml-dev bpftool iproute2 \
-	    tcpdump jq valgrind iputils-ping
+	    tcpdump jq valgrind iputils-ping procps
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

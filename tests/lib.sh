@@ -91,3 +91,33 @@ tc_filter_count() {
 	in_ns "$1" tc -j filter show dev "$2" "$3" 2>/dev/null |
 		jq '[.[] | select(.options.actions != null)] | length'
 }
+
+# The client/server/monitor lab most tests start from, up to "rules:":
+# client eth0 198.18.0.1 -- server eth0 198.18.0.2, server mon0 -- monitor
+# eth0.  Uses $T, $C, $S and $M.
+lab_header() {
+	cat <<END
+version: 1
+name: $T
+namespaces: [$C, $S, $M]
+links:
+  - a: { netns: $C, dev: eth0, addresses: [198.18.0.1/24] }
+    b: { netns: $S, dev: eth0, addresses: [198.18.0.2/24] }
+  - a: $S/mon0
+    b: $M/eth0
+rules:
+END
+}
+
+# foreign_veth NETNS DEV PEER HOOK PRIO: what another tool leaves behind,
+# made by hand: a namespace with a veth pair, a clsact on DEV and a u32
+# mirror filter at PRIO on its HOOK.
+foreign_veth() {
+	ip netns add "$1"
+	in_ns "$1" ip link add "$2" type veth peer name "$3"
+	in_ns "$1" ip link set "$2" up
+	in_ns "$1" ip link set "$3" up
+	in_ns "$1" tc qdisc add dev "$2" clsact
+	in_ns "$1" tc filter add dev "$2" "$4" prio "$5" u32 match u32 0 0 \
+		action mirred egress mirror dev "$3"
+}

@@ -69,13 +69,7 @@ converged "rollback of a link change"
 # ingress: tcspan takes another prio, re-applies cleanly, and destroy
 # leaves the foreign filter.
 H=$(ns host)
-ip netns add "$H"
-in_ns "$H" ip link add p0 type veth peer name p1
-in_ns "$H" ip link set p0 up
-in_ns "$H" ip link set p1 up
-in_ns "$H" tc qdisc add dev p0 clsact
-in_ns "$H" tc filter add dev p0 egress prio 16384 u32 match u32 0 0 \
-	action mirred egress mirror dev p1
+foreign_veth "$H" p0 p1 egress 16384
 cat >"$WORK/h.yaml" <<EOF
 version: 1
 name: $T-h

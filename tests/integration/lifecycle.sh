@@ -9,17 +9,7 @@ C=$(ns client) S=$(ns server) M=$(ns monitor) H=$(ns host)
 
 write() { # RULES...: the topology with the given rule blocks
 	{
-		cat <<EOF
-version: 1
-name: $T
-namespaces: [$C, $S, $M]
-links:
-  - a: { netns: $C, dev: eth0, addresses: [198.18.0.1/24] }
-    b: { netns: $S, dev: eth0, addresses: [198.18.0.2/24] }
-  - a: $S/mon0
-    b: $M/eth0
-rules:
-EOF
+		lab_header
 		for r in "$@"; do
 			cat <<EOF
   - name: $r
@@ -90,13 +80,7 @@ check "stats: the rule counted the 10 echo requests" 10 "$((p1 - p0))"
 
 # Foreign objects on a device tcspan also uses: a hand-made clsact and
 # filter in a namespace tcspan did not create.
-ip netns add "$H"
-in_ns "$H" ip link add veth0 type veth peer name veth1
-in_ns "$H" ip link set veth0 up
-in_ns "$H" ip link set veth1 up
-in_ns "$H" tc qdisc add dev veth0 clsact
-in_ns "$H" tc filter add dev veth0 ingress prio 100 u32 match u32 0 0 \
-	action mirred egress mirror dev veth1
+foreign_veth "$H" veth0 veth1 ingress 100
 cat >"$WORK/h.yaml" <<EOF
 version: 1
 name: $T-h

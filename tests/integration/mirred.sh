@@ -11,16 +11,9 @@ topology "$T"
 C=$(ns client) S=$(ns server) M=$(ns monitor)
 
 write_topology() { # ACTION DIRECTION TO_DIRECTION
-	cat >"$WORK/t.yaml" <<EOF
-version: 1
-name: $T
-namespaces: [$C, $S, $M]
-links:
-  - a: { netns: $C, dev: eth0, addresses: [198.18.0.1/24] }
-    b: { netns: $S, dev: eth0, addresses: [198.18.0.2/24] }
-  - a: $S/mon0
-    b: $M/eth0
-rules:
+	{
+		lab_header
+		cat <<EOF
   - name: tap
     action: $1
     from: $S/eth0
@@ -28,6 +21,7 @@ rules:
     to: $S/mon0
     to_direction: $3
 EOF
+	} >"$WORK/t.yaml"
 }
 
 # Once the links exist: rules also take ARP, so client and server know each

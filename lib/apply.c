@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/rtnetlink.h>
+#include <bpf/bpf.h>
 
 #include "apply.h"
+#include "classifier.h"
 #include "link.h"
 #include "netns.h"
 
@@ -18,6 +21,8 @@ struct run {
 	bool *done;
 	char (*old_text)[128];		/* META_SET: the text it overwrote */
 	bool *had_old;
+	int *prog_fd;			/* bpf add/replace: until its ack */
+	int *old_prog_fd;		/* bpf replace/delete: for the undo */
 	struct tcspan_error *err;
 	int error;
 	/* ifindexes by name, per namespace, refreshed after device changes */
@@ -118,6 +123,11 @@ static void tc_ack(void *tag, int error, const char *extack, void *arg)
 	const struct kop *op = &r->ops[i];
 	char w[512];
 
+	/* The filter holds its program now (or never will). */
+	if (r->prog_fd[i] >= 0) {
+		close(r->prog_fd[i]);
+		r->prog_fd[i] = -1;
+	}
 	if (!error) {
 		r->done[i] = true;
 		return;
@@ -138,32 +148,71 @@ static void tc_ack(void *tag, int error, const char *extack, void *arg)
 		r->error = error;
 }
 
+/* "tcspan:TOPOLOGY:RULE", the bpf filter's name (TCA_BPF_NAME). */
+static void bpf_name(const struct run *r, const struct kop *op, char *buf, size_t size)
+{
+	if (op->rule)
+		snprintf(buf, size, "tcspan:%s:%s", r->ctx->name, op->rule);
+	else if (op->old.bpf_name[0])
+		snprintf(buf, size, "%s", op->old.bpf_name);
+	else
+		snprintf(buf, size, "tcspan:%s", r->ctx->name);
+}
+
+/* The program of the bpf filter an op replaces or deletes, kept by fd so
+ * that an undo can put it back. */
+static void hold_old_program(struct run *r, size_t i)
+{
+	const struct kop *op = &r->ops[i];
+
+	if (strcmp(op->old.kind, "bpf") || !op->old.prog_id || r->old_prog_fd[i] >= 0)
+		return;
+	r->old_prog_fd[i] = bpf_prog_get_fd_by_id(op->old.prog_id);
+	if (r->old_prog_fd[i] < 0)
+		r->old_prog_fd[i] = -1;
+}
+
+static int old_program(struct run *r, size_t i, struct tcspan_error *err)
+{
+	if (r->old_prog_fd[i] < 0)
+		return tcspan_error__add(err, -ENOENT, "the replaced BPF classifier (id %u) "
+					 "is gone", r->ops[i].old.prog_id);
+	return r->old_prog_fd[i];
+}
+
 /* Build the tc message of an op, or of its inverse (`undo`). */
-static struct nl_msg *tc_message(struct run *r, const struct kop *op, bool undo,
+static struct nl_msg *tc_message(struct run *r, size_t i, bool undo,
 				 struct tcspan_error *err)
 {
+	const struct kop *op = &r->ops[i];
 	struct tc_mirred_spec m = op->mirred;
-	int ifindex, target;
+	char name[256], w[512];
+	int ifindex, target, fd;
 
 	ifindex = resolve(r, op->netns, op->dev, err);
 	if (ifindex < 0)
 		return NULL;
+	bpf_name(r, op, name, sizeof(name));
 	switch (op->type) {
 	case KOP_CLSACT_ADD:
 		return tc_msg_clsact(undo ? RTM_DELQDISC : RTM_NEWQDISC, ifindex);
 	case KOP_CLSACT_DEL:
 		return tc_msg_clsact(undo ? RTM_NEWQDISC : RTM_DELQDISC, ifindex);
 	case KOP_FILTER_ADD:
+		if (undo && op->bpf)
+			return tc_msg_filter_del(ifindex, op->hook, op->prio, 0, "bpf");
 		if (undo)
 			return tc_msg_filter_del(ifindex, op->hook, op->prio,
 						 op->new_prio ? 0 : op->old.handle, "u32");
-		target = resolve(r, op->netns, op->target, err);
-		if (target < 0)
-			return NULL;
-		m.ifindex = target;
-		return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->handle, false,
-					 &m, &op->cookie);
+		/* fall through */
 	case KOP_FILTER_REPLACE:
+		if (undo && op->bpf) {
+			fd = old_program(r, i, err);
+			return fd < 0 ? NULL :
+				tc_msg_bpf_mirred(ifindex, op->hook, op->prio, op->handle, true,
+						  fd, op->old.bpf_name[0] ? op->old.bpf_name : name,
+						  &op->old.mirred, &op->old.cookie);
+		}
 		if (undo)
 			return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->handle, true,
 						 &op->old.mirred, &op->old.cookie);
@@ -171,13 +220,27 @@ static struct nl_msg *tc_message(struct run *r, const struct kop *op, bool undo,
 		if (target < 0)
 			return NULL;
 		m.ifindex = target;
-		return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->handle, true,
+		if (!op->bpf)
+			return tc_msg_u32_mirred(ifindex, op->hook, op->prio, op->handle,
+						 op->type == KOP_FILTER_REPLACE, &m, &op->cookie);
+		if (op->type == KOP_FILTER_REPLACE)
+			hold_old_program(r, i);
+		if (r->prog_fd[i] < 0) {
+			fd = classifier_load(op->match, where(r, op, w, sizeof(w)), err);
+			if (fd < 0)
+				return NULL;
+			r->prog_fd[i] = fd;
+		}
+		return tc_msg_bpf_mirred(ifindex, op->hook, op->prio, op->handle,
+					 op->type == KOP_FILTER_REPLACE, r->prog_fd[i], name,
 					 &m, &op->cookie);
 	case KOP_FILTER_DEL:
 	case KOP_DOOMED_FILTER_DEL:
-		if (!undo)
+		if (!undo) {
+			hold_old_program(r, i);
 			return tc_msg_filter_del(ifindex, op->hook, op->prio, op->handle,
 						 op->old.kind);
+		}
 		/* Back by key node: if its prio went meanwhile, the kernel gives
 		 * the re-created table another id.  The target may have been
 		 * re-created too: find it by name. */
@@ -187,6 +250,12 @@ static struct nl_msg *tc_message(struct run *r, const struct kop *op, bool undo,
 			if (target < 0)
 				return NULL;
 			m.ifindex = target;
+		}
+		if (!strcmp(op->old.kind, "bpf")) {
+			fd = old_program(r, i, err);
+			return fd < 0 ? NULL :
+				tc_msg_bpf_mirred(ifindex, op->hook, op->prio, op->old.handle,
+						  false, fd, name, &m, &op->old.cookie);
 		}
 		return tc_msg_u32_mirred(ifindex, op->hook, op->prio,
 					 op->old.handle & 0xfff, false, &m, &op->old.cookie);
@@ -413,7 +482,7 @@ static bool undo_one(struct run *r, size_t i)
 		}
 		if (ret)
 			break;
-		msg = tc_message(r, op, true, quiet);
+		msg = tc_message(r, i, true, quiet);
 		ret = msg ? nl_conn__request(conn, msg, "undo", quiet) : -ENODEV;
 		break;
 	case KOP_META_CREATE:
@@ -433,7 +502,7 @@ static bool undo_one(struct run *r, size_t i)
 	default:
 		if (!is_tc(op->type))
 			break;
-		msg = tc_message(r, op, true, quiet);
+		msg = tc_message(r, i, true, quiet);
 		ret = conn_pool__get(r->ctx->pool, op->netns, &conn, quiet);
 		if (msg && !ret)
 			ret = nl_conn__request(conn, msg, "undo", quiet);
@@ -462,10 +531,14 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 	r.done = calloc(n_ops, sizeof(*r.done));
 	r.had_old = calloc(n_ops, sizeof(*r.had_old));
 	r.old_text = calloc(n_ops, sizeof(*r.old_text));
-	if (!r.done || !r.had_old || !r.old_text) {
+	r.prog_fd = calloc(n_ops, sizeof(*r.prog_fd));
+	r.old_prog_fd = calloc(n_ops, sizeof(*r.old_prog_fd));
+	if (!r.done || !r.had_old || !r.old_text || !r.prog_fd || !r.old_prog_fd) {
 		r.error = -ENOMEM;
 		goto out;
 	}
+	for (i = 0; i < n_ops; i++)
+		r.prog_fd[i] = r.old_prog_fd[i] = -1;
 	for (i = 0; i < n_ops && !r.error; i++) {
 		const struct kop *op = &ops[i];
 		struct nl_conn *conn;
@@ -483,7 +556,7 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 			continue;
 		}
 		ret = conn_pool__get(ctx->pool, op->netns, &conn, err);
-		msg = ret ? NULL : tc_message(&r, op, false, err);
+		msg = ret ? NULL : tc_message(&r, i, false, err);
 		if (!msg) {
 			char w[512];
 
@@ -513,6 +586,14 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 			r.error = -ENOTRECOVERABLE;
 	}
 out:
+	for (i = 0; r.prog_fd && r.old_prog_fd && i < n_ops; i++) {
+		if (r.prog_fd[i] >= 0)
+			close(r.prog_fd[i]);
+		if (r.old_prog_fd[i] >= 0)
+			close(r.old_prog_fd[i]);
+	}
+	free(r.prog_fd);
+	free(r.old_prog_fd);
 	drop_cache(&r);
 	free(r.done);
 	free(r.had_old);

@@ -108,9 +108,9 @@ static int observe_netns(struct conn_pool *pool, struct observed_netns *ns,
 	for (i = 0, n = 0; i < ns->n_filters; i++) {
 		const struct tc_filter *f = &ns->filters[i];
 
-		if (f->ours && (f->cookie.spec == TCSPAN_HOOK_INGRESS ||
-				f->cookie.spec == TCSPAN_HOOK_EGRESS) &&
-		    f->cookie.spec != f->hook)
+		if (f->ours && (TC_COOKIE_SPEC_HOOK(f->cookie.spec) == TCSPAN_HOOK_INGRESS ||
+				TC_COOKIE_SPEC_HOOK(f->cookie.spec) == TCSPAN_HOOK_EGRESS) &&
+		    TC_COOKIE_SPEC_HOOK(f->cookie.spec) != f->hook)
 			continue;
 		ns->filters[n++] = *f;
 	}

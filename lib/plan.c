@@ -8,6 +8,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/tc_act/tc_mirred.h>
 
+#include "classifier.h"
 #include "plan.h"
 
 #define U32_NODE(h)	((h) & 0xfff)
@@ -50,10 +51,12 @@ static bool is_ours(const struct planner *p, const struct tc_filter *f)
 	return f->ours && f->cookie.topology_id == p->tid;
 }
 
-/* The root table of a u32 instance: listed by the kernel, not a filter. */
+/* What a dump lists for a classifier instance itself, not a filter: the
+ * root table of a u32 instance, handle 0 of a bpf one. */
 static bool is_u32_root(const struct tc_filter *f)
 {
-	return !strcmp(f->kind, "u32") && U32_NODE(f->handle) == 0;
+	return (!strcmp(f->kind, "u32") && U32_NODE(f->handle) == 0) ||
+	       (!strcmp(f->kind, "bpf") && f->handle == 0 && !f->has_mirred);
 }
 
 static const char *keep(struct planner *p, char *s)
@@ -638,10 +641,10 @@ static void need_clsact(struct planner *p, const char *netns, const char *dev,
 	snprintf(op->text, sizeof(op->text), "%s", key);
 }
 
-static bool rule_ids_equal(const struct tc_filter *f, const struct tc_mirred_spec *m,
-			   const struct tc_cookie *c)
+static bool rule_ids_equal(const struct tc_filter *f, const char *kind,
+			   const struct tc_mirred_spec *m, const struct tc_cookie *c)
 {
-	return f->has_mirred && !strcmp(f->kind, "u32") &&
+	return f->has_mirred && !strcmp(f->kind, kind) &&
 	       f->mirred.eaction == m->eaction && f->mirred.verdict == m->verdict &&
 	       f->mirred.ifindex == m->ifindex && f->cookie.rule_id == c->rule_id &&
 	       f->cookie.spec == c->spec;
@@ -729,6 +732,9 @@ static void prio_del(struct planner *p, const char *netns, const char *dev,
 	op->prio = prio;
 }
 
+/* Kinds of our filters in one prio. */
+enum { KIND_U32 = 1, KIND_BPF = 2, KIND_OTHER = 4 };
+
 /* One device and hook: rules sorted, laid out over prios and key nodes. */
 static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 {
@@ -737,10 +743,11 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 	unsigned int hook = s[0].hook;
 	const struct observed_netns *o = observed__netns(p->obs, netns);
 	const struct link_dev *d = present_dev(p, netns, dev);
-	size_t groups = (n + TC_U32_NODES_PER_PRIO - 1) / TC_U32_NODES_PER_PRIO;
 	uint16_t *owned = NULL, *prios = NULL;
+	unsigned int *owned_kind = NULL;
+	size_t *group_first = NULL, *group_count = NULL;
 	const struct tc_filter **mine = NULL;
-	size_t n_owned = 0, n_mine = 0, i, k;
+	size_t groups = 0, n_owned = 0, n_reused, n_mine = 0, i, j, k;
 	bool bad = false;
 	uint32_t next;
 
@@ -759,9 +766,9 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 				ep_str(p, r->to.netns, r->to.dev));
 			bad = true;
 		}
-		if (r->has_match) {
-			fail_at(p, &r->mark, "rule \"%s\": \"match\" needs the BPF classifier, "
-				"which this version of tcspan does not have yet", r->name);
+		if (r->has_match && r->match.has_bpf) {
+			fail_at(p, &r->mark, "rule \"%s\": \"match.bpf\" (a classifier of your "
+				"own) is not supported yet by this version of tcspan", r->name);
 			bad = true;
 		}
 	}
@@ -769,12 +776,28 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		return;
 	need_clsact(p, netns, dev, d, o);
 
-	owned = calloc(groups + (d && o ? o->n_filters : 0) + 1, sizeof(*owned));
+	/* Groups: a run of rules without match shares u32 prios; a rule with
+	 * match is one bpf filter at a prio of its own. */
+	group_first = calloc(n + 1, sizeof(*group_first));
+	group_count = calloc(n + 1, sizeof(*group_count));
+	owned = calloc(n + (d && o ? o->n_filters : 0) + 1, sizeof(*owned));
+	owned_kind = calloc(n + (d && o ? o->n_filters : 0) + 1, sizeof(*owned_kind));
 	mine = calloc((d && o ? o->n_filters : 0) + 1, sizeof(*mine));
-	prios = calloc(groups, sizeof(*prios));
-	if (!owned || !mine || !prios) {
+	prios = calloc(n + 1, sizeof(*prios));
+	if (!group_first || !group_count || !owned || !owned_kind || !mine || !prios) {
 		p->error = -ENOMEM;
 		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		bool bpf = s[i].rule->has_match;
+
+		if (groups && !bpf && !s[group_first[groups - 1]].rule->has_match &&
+		    group_count[groups - 1] < TC_U32_NODES_PER_PRIO) {
+			group_count[groups - 1]++;
+			continue;
+		}
+		group_first[groups] = i;
+		group_count[groups++] = 1;
 	}
 	for (i = 0; d && o && i < o->n_filters; i++) {
 		const struct tc_filter *f = &o->filters[i];
@@ -784,12 +807,25 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			mine[n_mine++] = f;
 	}
 	qsort(mine, n_mine, sizeof(*mine), compare_slot_filter);
-	for (i = 0; i < n_mine; i++)
+	for (i = 0; i < n_mine; i++) {
+		unsigned int kind = !strcmp(mine[i]->kind, "bpf") ? KIND_BPF :
+				    !strcmp(mine[i]->kind, "u32") ? KIND_U32 : KIND_OTHER;
+
 		if (!n_owned || owned[n_owned - 1] != mine[i]->prio)
 			owned[n_owned++] = mine[i]->prio;
+		owned_kind[n_owned - 1] |= kind;
+	}
+	/* A prio never changes kind in place: then the hook moves, whole. */
+	n_reused = groups < n_owned ? groups : n_owned;
+	for (k = 0; k < n_reused; k++) {
+		unsigned int want = s[group_first[k]].rule->has_match ? KIND_BPF : KIND_U32;
+
+		if (owned_kind[k] != want)
+			n_reused = 0;
+	}
 	next = n_owned ? owned[n_owned - 1] + 1u : TCSPAN_PRIO_BASE(hook);
 	for (k = 0; k < groups; k++) {
-		if (k < n_owned) {
+		if (k < n_reused) {
 			prios[k] = owned[k];
 			continue;
 		}
@@ -810,7 +846,7 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		if (f->ifindex != d->ifindex || f->hook != hook || is_ours(p, f) ||
 		    is_u32_root(f))
 			continue;
-		for (k = 0; k < groups && k < n_owned; k++) {
+		for (k = 0; k < n_reused; k++) {
 			if (prios[k] == f->prio) {
 				fail_at(p, &first->from.mark, "%s %s prio %u holds %s",
 					ep_str(p, netns, dev), tc_hook_name(hook), f->prio,
@@ -820,53 +856,67 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		}
 	}
 
-	for (k = 0; k < n; k++) {
-		const struct tcspan_rule *r = s[k].rule;
-		uint16_t prio = prios[k / TC_U32_NODES_PER_PRIO];
-		uint32_t node = k % TC_U32_NODES_PER_PRIO + 1;
-		const struct link_dev *t = present_dev(p, r->to.netns, r->to.dev);
-		const struct tc_filter *cur = NULL;
-		struct tc_mirred_spec m = {
-			.eaction = plan_mirred_eaction(r->action, r->to_hook),
-			.ifindex = t ? t->ifindex : 0,
-			.verdict = r->action == TCSPAN_ACTION_MIRROR ? TC_ACT_UNSPEC
-								      : TC_ACT_STOLEN,
-		};
-		struct tc_cookie c = {
-			.topology_id = p->tid,
-			.rule_id = meta_id(r->name),
-			.spec = hook,
-		};
-		struct kop *op;
+	for (k = 0; k < groups; k++) {
+		for (j = 0; j < group_count[k]; j++) {
+			const struct tcspan_rule *r = s[group_first[k] + j].rule;
+			bool bpf = r->has_match;
+			uint16_t prio = prios[k];
+			uint32_t node = bpf ? TC_BPF_HANDLE : j + 1;
+			const struct link_dev *t = present_dev(p, r->to.netns, r->to.dev);
+			const struct tc_filter *cur = NULL;
+			struct tc_mirred_spec m = {
+				.eaction = plan_mirred_eaction(r->action, r->to_hook),
+				.ifindex = t ? t->ifindex : 0,
+				.verdict = r->action == TCSPAN_ACTION_MIRROR ? TC_ACT_UNSPEC
+									      : TC_ACT_STOLEN,
+			};
+			struct tc_cookie c = {
+				.topology_id = p->tid,
+				.rule_id = meta_id(r->name),
+				.spec = hook,
+			};
+			struct kop *op;
 
-		cur = slot_find(mine, n_mine, prio, node);
-		if (cur && t && rule_ids_equal(cur, &m, &c))
-			continue;
-		op = push(p, cur ? KOP_FILTER_REPLACE : KOP_FILTER_ADD);
-		if (!op)
-			goto out;
-		snprintf(op->netns, sizeof(op->netns), "%s", netns);
-		snprintf(op->dev, sizeof(op->dev), "%s", dev);
-		snprintf(op->target, sizeof(op->target), "%s", r->to.dev);
-		op->hook = hook;
-		op->prio = prio;
-		op->handle = cur ? cur->handle : node;
-		op->mirred = m;
-		op->cookie = c;
-		op->rule = r->name;
-		op->mark = r->mark;
-		if (cur) {
-			op->old = *cur;
-		} else {
-			/* Undo deletes by full handle: the prio's root table id.
-			 * (A prio tcspan takes anew holds no filter at all.) */
-			const struct tc_filter *any = slot_find(mine, n_mine, prio, 0);
+			if (bpf) {
+				struct tcspan_match_cfg cfg;
 
-			op->new_prio = !any;
-			if (any)
-				op->old.handle = (any->handle & 0xfff00000) | node;
+				classifier_cfg(&r->match, &cfg);
+				c.spec = TC_COOKIE_SPEC(hook, classifier_cfg_hash(&cfg));
+			}
+			cur = slot_find(mine, n_mine, prio, node);
+			if (cur && t && rule_ids_equal(cur, bpf ? "bpf" : "u32", &m, &c))
+				continue;
+			op = push(p, cur ? KOP_FILTER_REPLACE : KOP_FILTER_ADD);
+			if (!op)
+				goto out;
+			snprintf(op->netns, sizeof(op->netns), "%s", netns);
+			snprintf(op->dev, sizeof(op->dev), "%s", dev);
+			snprintf(op->target, sizeof(op->target), "%s", r->to.dev);
+			op->hook = hook;
+			op->prio = prio;
+			op->handle = cur ? cur->handle : node;
+			op->mirred = m;
+			op->cookie = c;
+			op->rule = r->name;
+			op->mark = r->mark;
+			op->bpf = bpf;
+			op->match = bpf ? &r->match : NULL;
+			if (cur) {
+				op->old = *cur;
+			} else if (bpf) {
+				/* Its prio is new: the undo deletes the whole instance. */
+				op->new_prio = true;
+			} else {
+				/* Undo deletes by full handle: the prio's root table id.
+				 * (A prio tcspan takes anew holds no filter at all.) */
+				const struct tc_filter *any = slot_find(mine, n_mine, prio, 0);
+
+				op->new_prio = !any;
+				if (any)
+					op->old.handle = (any->handle & 0xfff00000) | node;
+			}
+			p->rule_touched[r - p->topo->rules] = true;
 		}
-		p->rule_touched[r - p->topo->rules] = true;
 	}
 
 	/* What this hook holds of ours beyond the new layout. */
@@ -876,21 +926,27 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 
 		if (f->ifindex != d->ifindex || f->hook != hook || !is_ours(p, f))
 			continue;
-		for (k = 0; k < groups; k++) {
-			size_t in_group = k + 1 < groups ? TC_U32_NODES_PER_PRIO :
-				n - k * TC_U32_NODES_PER_PRIO;
-
-			if (prios[k] == f->prio && U32_BUCKET(f->handle) == 0 &&
-			    U32_NODE(f->handle) >= 1 && U32_NODE(f->handle) <= in_group)
-				kept = true;
+		for (k = 0; k < n_reused; k++) {
+			if (prios[k] != f->prio || U32_BUCKET(f->handle) != 0)
+				continue;
+			if (s[group_first[k]].rule->has_match)
+				kept |= !strcmp(f->kind, "bpf") && f->handle == TC_BPF_HANDLE;
+			else
+				kept |= !strcmp(f->kind, "u32") && U32_NODE(f->handle) >= 1 &&
+					U32_NODE(f->handle) <= group_count[k];
 		}
 		if (!kept)
 			filter_del(p, netns, dev, f);
 	}
-	for (k = groups; k < n_owned; k++)
-		prio_del(p, netns, dev, hook, owned[k]);
+	/* Emptied u32 instances; a bpf instance goes with its one filter. */
+	for (k = n_reused; k < n_owned; k++)
+		if (owned_kind[k] & KIND_U32)
+			prio_del(p, netns, dev, hook, owned[k]);
 out:
+	free(group_first);
+	free(group_count);
 	free(owned);
+	free(owned_kind);
 	free(mine);
 	free(prios);
 }

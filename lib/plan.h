@@ -13,6 +13,13 @@
  * it already owns on a hook and takes new ones above them, skipping prios
  * that other filters use.
  *
+ * A rule with `match:` is a cls_bpf filter (handle TC_BPF_HANDLE) at a prio
+ * of its own, in the same sorted order: consecutive rules without `match`
+ * share u32 prios between them.  A prio never changes kind in place: when
+ * a kept prio would go from u32 to bpf or back, the whole hook is laid out
+ * anew in free prios above the ones it has, and its old prios are deleted
+ * after the adds, so that no packet meets a hook without its rules.
+ *
  * Ingress and egress take prios from ranges of their own: u32 keeps the
  * tables of both clsact hooks in one per-qdisc list, and a dump of one hook
  * lists every table of the same prio, the other hook's too.  With disjoint
@@ -70,6 +77,8 @@ struct kop {
 	struct tc_cookie cookie;
 	struct tc_filter old;		/* what a replace or delete replaces */
 	bool new_prio;			/* an add that creates the u32 instance */
+	bool bpf;			/* add/replace: a cls_bpf filter */
+	const struct tcspan_match *match; /* bpf: the rule's keys (in the model) */
 	struct kop_link link;
 	uint32_t meta_kind, meta_id;
 	char text[256];			/* metadata text; a link's alias */

@@ -156,6 +156,42 @@ fail:
 	return NULL;
 }
 
+struct nl_msg *tc_msg_bpf_mirred(uint32_t ifindex, unsigned int hook,
+				 uint16_t prio, uint32_t handle, bool replace,
+				 int prog_fd, const char *name,
+				 const struct tc_mirred_spec *m,
+				 const struct tc_cookie *cookie)
+{
+	struct tcmsg tcm = {
+		.tcm_family = AF_UNSPEC,
+		.tcm_ifindex = ifindex,
+		.tcm_handle = handle,
+		.tcm_parent = hook_parent(hook),
+		.tcm_info = TC_H_MAKE((uint32_t)prio << 16, htons(ETH_P_ALL)),
+	};
+	struct nl_msg *msg;
+	struct nlattr *opts;
+
+	msg = tc_msg(RTM_NEWTFILTER,
+		     NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL), &tcm);
+	if (!msg)
+		return NULL;
+	if (nla_put_string(msg, TCA_KIND, "bpf") < 0)
+		goto fail;
+	/* No TCA_BPF_FLAGS: without TCA_BPF_FLAG_ACT_DIRECT the program only
+	 * classifies and the filter's actions run on a match. */
+	opts = nla_nest_start(msg, TCA_OPTIONS);
+	if (!opts || nla_put_u32(msg, TCA_BPF_FD, prog_fd) < 0 ||
+	    nla_put_string(msg, TCA_BPF_NAME, name) < 0 ||
+	    put_mirred(msg, TCA_BPF_ACT, m, cookie))
+		goto fail;
+	nla_nest_end(msg, opts);
+	return msg;
+fail:
+	nlmsg_free(msg);
+	return NULL;
+}
+
 struct nl_msg *tc_msg_filter_del(uint32_t ifindex, unsigned int hook,
 				 uint16_t prio, uint32_t handle, const char *kind)
 {
@@ -273,9 +309,15 @@ static int filter_cb(struct nlmsghdr *hdr, void *arg)
 	} else if (!strcmp(f->kind, "bpf") && tb[TCA_OPTIONS]) {
 		struct nlattr *opt[TCA_BPF_MAX + 1];
 
-		if (nla_parse_nested(opt, TCA_BPF_MAX, tb[TCA_OPTIONS], NULL) == 0 &&
-		    opt[TCA_BPF_ACT])
-			parse_actions(opt[TCA_BPF_ACT], f);
+		if (nla_parse_nested(opt, TCA_BPF_MAX, tb[TCA_OPTIONS], NULL) == 0) {
+			if (opt[TCA_BPF_ACT])
+				parse_actions(opt[TCA_BPF_ACT], f);
+			if (opt[TCA_BPF_ID])
+				f->prog_id = nla_get_u32(opt[TCA_BPF_ID]);
+			if (opt[TCA_BPF_NAME])
+				snprintf(f->bpf_name, sizeof(f->bpf_name), "%s",
+					 nla_get_string(opt[TCA_BPF_NAME]));
+		}
 	}
 	d->n++;
 	return 0;

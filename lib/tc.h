@@ -19,9 +19,13 @@
  * Every action tcspan creates carries this 16-byte cookie (TCA_ACT_COOKIE,
  * the kernel's maximum): magic "tcs" + version 1, then the topology id, the
  * rule id (32-bit FNV-1a of the names) and a spec word for what a dump
- * cannot show reliably: the hook the filter was put on (a u32 dump of one
- * clsact hook also lists the other hook's tables of the same prio).  Names
- * are kept in the topology's pinned metadata map (meta.h).
+ * cannot show reliably.  Its low 2 bits are the hook the filter was put on
+ * (a u32 dump of one clsact hook also lists the other hook's tables of the
+ * same prio): a u32 filter's spec word is just that, 1 ingress or 2
+ * egress.  A bpf filter (a rule with `match:`) has in its upper 30 bits a
+ * hash of its program's config (classifier_cfg_hash()), so that a changed
+ * `match` shows from the kernel alone.  Names are kept in the topology's
+ * pinned metadata map (meta.h).
  */
 #define TC_COOKIE_LEN 16
 
@@ -30,6 +34,9 @@ struct tc_cookie {
 	uint32_t rule_id;
 	uint32_t spec;
 };
+
+#define TC_COOKIE_SPEC_HOOK(spec)	((spec) & 3u)
+#define TC_COOKIE_SPEC(hook, hash)	((hook) | (uint32_t)(hash) << 2)
 
 /* What an act_mirred does: TCA_{EGRESS,INGRESS}_{MIRROR,REDIR} to ifindex,
  * with verdict TC_ACT_UNSPEC ("continue", for mirrors, so that later rules
@@ -53,7 +60,12 @@ struct tc_filter {
 	bool ours;			/* the cookie is tcspan's */
 	struct tc_cookie cookie;
 	uint64_t packets, bytes;	/* the action's counters */
+	uint32_t prog_id;		/* bpf: the program (TCA_BPF_ID) */
+	char bpf_name[96];		/* bpf: TCA_BPF_NAME, "tcspan:TOPO:RULE" */
 };
+
+/* Handle of a bpf filter: tcspan keeps one program per prio. */
+#define TC_BPF_HANDLE 1
 
 /* u32 key nodes are 12 bits: 1..4095 in the root table of one prio. */
 #define TC_U32_NODES_PER_PRIO 4095
@@ -71,6 +83,17 @@ struct nl_msg *tc_msg_clsact(int cmd, uint32_t ifindex);
  */
 struct nl_msg *tc_msg_u32_mirred(uint32_t ifindex, unsigned int hook,
 				 uint16_t prio, uint32_t handle, bool replace,
+				 const struct tc_mirred_spec *m,
+				 const struct tc_cookie *cookie);
+
+/*
+ * A cls_bpf filter in classifier mode (not direct-action) running the
+ * program `prog_fd`, named `name`, with one mirred action and tcspan's
+ * cookie; `replace` swaps program and action of the existing `handle`.
+ */
+struct nl_msg *tc_msg_bpf_mirred(uint32_t ifindex, unsigned int hook,
+				 uint16_t prio, uint32_t handle, bool replace,
+				 int prog_fd, const char *name,
 				 const struct tc_mirred_spec *m,
 				 const struct tc_cookie *cookie);
 

@@ -9,6 +9,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/tc_act/tc_mirred.h>
 
+#include "classifier.h"
 #include "plan.h"
 #include "unit.h"
 
@@ -414,6 +415,183 @@ static void test_names_only(void)
 	teardown(&f);
 }
 
+/* `match: {protocol: udp, dst_port: PORT}` on rule i. */
+static void udp_match(struct fixture *f, size_t i, uint16_t port)
+{
+	struct tcspan_rule *r = &f->rules[i];
+
+	r->has_match = true;
+	r->match.has_protocol = r->match.has_dst_port = true;
+	r->match.protocol = 17;
+	r->match.dst_port.first = r->match.dst_port.last = port;
+}
+
+/* An observed bpf filter of ours for rule i (its match as it is now). */
+static struct tc_filter *our_bpf_filter(struct fixture *f, size_t i, size_t rule_i,
+					uint16_t prio)
+{
+	struct tc_filter *t = our_filter(f, i, f->rules[rule_i].name, prio, 1, 3);
+	struct tcspan_match_cfg cfg;
+
+	snprintf(t->kind, sizeof(t->kind), "bpf");
+	t->handle = TC_BPF_HANDLE;
+	t->prog_id = 42;
+	classifier_cfg(&f->rules[rule_i].match, &cfg);
+	t->cookie.spec = TC_COOKIE_SPEC(t->hook, classifier_cfg_hash(&cfg));
+	return t;
+}
+
+static void test_match_add(void)
+{
+	struct fixture f;
+	const struct kop *a, *b, *c;
+	int ret;
+
+	setup(&f);
+	rule(&f, 0, "all", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	rule(&f, 1, "udp", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	udp_match(&f, 1, 5001);
+	rule(&f, 2, "all2", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	rule(&f, 3, "all3", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	ret = run(&f, false);
+	a = find_op(&f, KOP_FILTER_ADD, 0);
+	b = find_op(&f, KOP_FILTER_ADD, 1);
+	c = find_op(&f, KOP_FILTER_ADD, 2);
+	unit_result(ret == 0 && count_ops(&f, KOP_FILTER_ADD) == 4 && a && b && c &&
+		    !strcmp(a->rule, "all") && !a->bpf && a->prio == TCSPAN_PRIO_INGRESS &&
+		    !strcmp(b->rule, "udp") && b->bpf && b->match == &f.rules[1].match &&
+		    b->prio == TCSPAN_PRIO_INGRESS + 1 && b->handle == TC_BPF_HANDLE &&
+		    b->new_prio && TC_COOKIE_SPEC_HOOK(b->cookie.spec) == TCSPAN_HOOK_INGRESS &&
+		    b->cookie.spec >> 2 != 0 &&
+		    !strcmp(c->rule, "all2") && !c->bpf && c->prio == TCSPAN_PRIO_INGRESS + 2 &&
+		    c->handle == 1,
+		    "plan: a match rule is a bpf add at a prio of its own, in order",
+		    "ret %d, %zu ops", ret, f.res.n_ops);
+	c = find_op(&f, KOP_FILTER_ADD, 3);
+	unit_result(c && !strcmp(c->rule, "all3") && c->prio == TCSPAN_PRIO_INGRESS + 2 &&
+		    c->handle == 2,
+		    "plan: rules without match after it share the next u32 prio", "op %p",
+		    (void *)c);
+	teardown(&f);
+
+	/* A classifier of your own stays refused. */
+	setup(&f);
+	rule(&f, 0, "own", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	f.rules[0].has_match = f.rules[0].match.has_bpf = true;
+	ret = run(&f, false);
+	unit_result(ret != 0 && tcspan_error__count(f.err) == 1 && f.res.n_ops == 0 &&
+		    strstr(tcspan_error__message(f.err, 0), "\"match.bpf\"") &&
+		    strstr(tcspan_error__message(f.err, 0), "not supported yet"),
+		    "plan: match.bpf is refused as not supported yet", "ret %d: %s", ret,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+}
+
+static void test_match_change(void)
+{
+	struct fixture f;
+	const struct kop *op;
+	int ret;
+
+	setup(&f);
+	rule(&f, 0, "udp", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	udp_match(&f, 0, 5001);
+	our_bpf_filter(&f, 0, 0, TCSPAN_PRIO_INGRESS + 7);
+	meta(&f, TCSPAN_META_RULE, "udp");
+	meta(&f, TCSPAN_META_CLSACT, "eth0");
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_ops == 0 && f.res.n_changes == 0,
+		    "plan: an unchanged match rule plans nothing", "ret %d, %zu ops", ret,
+		    f.res.n_ops);
+	plan_result__free(&f.res);
+
+	udp_match(&f, 0, 5002);
+	ret = run(&f, false);
+	op = find_op(&f, KOP_FILTER_REPLACE, 0);
+	unit_result(ret == 0 && f.res.n_ops == 1 && op && op->bpf &&
+		    op->prio == TCSPAN_PRIO_INGRESS + 7 && op->handle == TC_BPF_HANDLE &&
+		    op->old.prog_id == 42 && op->cookie.spec != op->old.cookie.spec &&
+		    TC_COOKIE_SPEC_HOOK(op->cookie.spec) == TCSPAN_HOOK_INGRESS &&
+		    f.res.n_changes == 1 && f.res.changes[0].op == TCSPAN_OP_CHANGE,
+		    "plan: a changed match is a replace of the same handle",
+		    "ret %d, %zu ops", ret, f.res.n_ops);
+	teardown(&f);
+}
+
+static void test_match_kind_change(void)
+{
+	struct fixture f;
+	const struct kop *a, *b;
+	size_t i, last_add = 0, first_del = 0;
+	int ret;
+
+	/* u32 -> bpf at a kept slot: the hook moves to new prios, whole. */
+	setup(&f);
+	rule(&f, 0, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	rule(&f, 1, "udp", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	udp_match(&f, 1, 5001);
+	our_filter(&f, 0, "udp", TCSPAN_PRIO_INGRESS, 1, 3);
+	our_filter(&f, 1, "tap", TCSPAN_PRIO_INGRESS + 1, 1, 3);
+	meta(&f, TCSPAN_META_RULE, "tap");
+	meta(&f, TCSPAN_META_RULE, "udp");
+	meta(&f, TCSPAN_META_CLSACT, "eth0");
+	ret = run(&f, false);
+	a = find_op(&f, KOP_FILTER_ADD, 0);
+	b = find_op(&f, KOP_FILTER_ADD, 1);
+	for (i = 0; i < f.res.n_ops; i++) {
+		if (f.res.ops[i].type == KOP_FILTER_ADD)
+			last_add = i;
+		if (!first_del && (f.res.ops[i].type == KOP_FILTER_DEL ||
+				   f.res.ops[i].type == KOP_PRIO_DEL))
+			first_del = i;
+	}
+	unit_result(ret == 0 && a && b && !strcmp(a->rule, "tap") && !a->bpf &&
+		    a->prio == TCSPAN_PRIO_INGRESS + 2 && !strcmp(b->rule, "udp") && b->bpf &&
+		    b->prio == TCSPAN_PRIO_INGRESS + 3 &&
+		    count_ops(&f, KOP_FILTER_REPLACE) == 0 &&
+		    count_ops(&f, KOP_FILTER_DEL) == 2 && count_ops(&f, KOP_PRIO_DEL) == 2 &&
+		    first_del > last_add,
+		    "plan: a kind change moves the hook to new prios, deleting after adding",
+		    "ret %d, %zu ops", ret, f.res.n_ops);
+	teardown(&f);
+
+	/* Mixing: an owned u32 prio stays, the new match rule goes above it. */
+	setup(&f);
+	rule(&f, 0, "udp", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	udp_match(&f, 0, 5001);
+	f.rules[0].has_priority = true;
+	f.rules[0].priority = 5;
+	rule(&f, 1, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	our_filter(&f, 0, "tap", TCSPAN_PRIO_INGRESS, 1, 3);
+	meta(&f, TCSPAN_META_RULE, "tap");
+	meta(&f, TCSPAN_META_RULE, "udp");
+	meta(&f, TCSPAN_META_CLSACT, "eth0");
+	ret = run(&f, false);
+	a = find_op(&f, KOP_FILTER_ADD, 0);
+	unit_result(ret == 0 && f.res.n_ops == 1 && a && a->bpf && !strcmp(a->rule, "udp") &&
+		    a->prio == TCSPAN_PRIO_INGRESS + 1,
+		    "plan: mixing u32 and bpf keeps the sorted order", "ret %d, %zu ops", ret,
+		    f.res.n_ops);
+	teardown(&f);
+
+	/* bpf -> u32: likewise, and the bpf filter is deleted, not its prio. */
+	setup(&f);
+	rule(&f, 0, "udp", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	udp_match(&f, 0, 5001);
+	our_bpf_filter(&f, 0, 0, TCSPAN_PRIO_INGRESS);
+	f.rules[0].has_match = false;
+	meta(&f, TCSPAN_META_RULE, "udp");
+	meta(&f, TCSPAN_META_CLSACT, "eth0");
+	ret = run(&f, false);
+	a = find_op(&f, KOP_FILTER_ADD, 0);
+	b = find_op(&f, KOP_FILTER_DEL, 0);
+	unit_result(ret == 0 && a && !a->bpf && a->prio == TCSPAN_PRIO_INGRESS + 1 && b &&
+		    !strcmp(b->old.kind, "bpf") && count_ops(&f, KOP_PRIO_DEL) == 0,
+		    "plan: a rule that loses its match moves to a new u32 prio",
+		    "ret %d, %zu ops", ret, f.res.n_ops);
+	teardown(&f);
+}
+
 int main(void)
 {
 	test_add_to_empty();
@@ -427,5 +605,8 @@ int main(void)
 	test_namespaces();
 	test_missing_device();
 	test_names_only();
+	test_match_add();
+	test_match_change();
+	test_match_kind_change();
 	return unit_exit();
 }

@@ -65,16 +65,33 @@ void classifier_cfg(const struct tcspan_match *m, struct tcspan_match_cfg *cfg)
 
 _Static_assert(TCSPAN_LIST_MAX == TCSPAN_MATCH_CIDRS, "a match list fits the program");
 
-uint32_t classifier_cfg_hash(const struct tcspan_match_cfg *cfg)
+uint32_t classifier_sample_flows(const struct tcspan_match *m)
 {
-	const unsigned char *p = (const unsigned char *)cfg;
-	uint32_t h = 2166136261u;
+	if (!m->has_sample)
+		return 1;	/* the map costs memory only where `sample` uses it */
+	return m->sample_flows ? m->sample_flows : TCSPAN_SAMPLE_FLOWS;
+}
+
+static uint32_t fnv1a(uint32_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
 	size_t i;
 
-	for (i = 0; i < sizeof(*cfg); i++) {
+	for (i = 0; i < len; i++) {
 		h ^= p[i];
 		h *= 16777619u;
 	}
+	return h;
+}
+
+uint32_t classifier_match_hash(const struct tcspan_match *m)
+{
+	struct tcspan_match_cfg cfg;
+	uint32_t flows = classifier_sample_flows(m), h;
+
+	classifier_cfg(m, &cfg);
+	h = fnv1a(2166136261u, &cfg, sizeof(cfg));
+	h = fnv1a(h, &flows, sizeof(flows));
 	return (h ^ (h >> 30)) & 0x3fffffff;
 }
 
@@ -121,9 +138,7 @@ int classifier_load(const struct tcspan_match *m, const char *what,
 		goto out;
 	}
 	memcpy((void *)&skel->rodata->cfg, &cfg, sizeof(cfg));
-	/* The flow map costs memory only where `sample` uses it. */
-	ret = bpf_map__set_max_entries(skel->maps.sample_flows,
-				       m->has_sample ? TCSPAN_SAMPLE_FLOWS : 1);
+	ret = bpf_map__set_max_entries(skel->maps.sample_flows, classifier_sample_flows(m));
 	if (!ret)
 		ret = tcspan_classifier__load(skel);
 	if (!ret) {

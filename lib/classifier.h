@@ -18,9 +18,12 @@
 /* `m` as the program's config; bytes not used are zero. */
 void classifier_cfg(const struct tcspan_match *m, struct tcspan_match_cfg *cfg);
 
-/* 30 bits of FNV-1a over every byte of `cfg` (the cookie's spec word keeps
- * the hook in the 2 bits below them). */
-uint32_t classifier_cfg_hash(const struct tcspan_match_cfg *cfg);
+/* The flow table size that `m` asks for (1 when it does not sample). */
+uint32_t classifier_sample_flows(const struct tcspan_match *m);
+
+/* 30 bits of FNV-1a over every byte of `m`'s program config and its flow
+ * table size: what the cookie's spec word keeps above the hook's 2 bits. */
+uint32_t classifier_match_hash(const struct tcspan_match *m);
 
 /*
  * Load the classifier for `m`; returns a program fd (O_CLOEXEC) that the

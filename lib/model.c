@@ -864,12 +864,14 @@ static void read_match(struct checker *c, const struct config_node *node,
 		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP },
 		{ "icmpv6", IPPROTO_ICMPV6 }, { "sctp", IPPROTO_SCTP },
 	};
-	enum { ETHER_TYPE, VLAN, PROTOCOL, SRC, DST, SRC_PORT, DST_PORT, SAMPLE, BPF };
+	enum { ETHER_TYPE, VLAN, PROTOCOL, SRC, DST, SRC_PORT, DST_PORT, SAMPLE, SAMPLE_FLOWS,
+	       BPF };
 	struct field f[] = {
 		[ETHER_TYPE] = KEY("ether_type"), [VLAN] = KEY("vlan"),
 		[PROTOCOL] = KEY("protocol"), [SRC] = KEY("src"), [DST] = KEY("dst"),
 		[SRC_PORT] = KEY("src_port"), [DST_PORT] = KEY("dst_port"),
-		[SAMPLE] = KEY("sample"), [BPF] = KEY("bpf"),
+		[SAMPLE] = KEY("sample"), [SAMPLE_FLOWS] = KEY("sample_flows"),
+		[BPF] = KEY("bpf"),
 	};
 	struct tcspan_match *m = &rule->match;
 	bool protocol_ok = false;
@@ -925,6 +927,15 @@ static void read_match(struct checker *c, const struct config_node *node,
 	    read_integer(c, f[SAMPLE].value, QUOTE("sample"), 1, 1000000, &v)) {
 		m->has_sample = true;
 		m->sample = v;
+	}
+	/* The size of the table of flows that `sample` keeps its decisions in. */
+	if (f[SAMPLE_FLOWS].value) {
+		if (!f[SAMPLE].value)
+			problem(c, f[SAMPLE_FLOWS].key_node, QUOTE("sample_flows") " needs "
+				QUOTE("sample"));
+		else if (read_integer(c, f[SAMPLE_FLOWS].value, QUOTE("sample_flows"),
+				      1024, 1 << 22, &v))
+			m->sample_flows = v;
 	}
 	if (f[BPF].value) {
 		struct field b[] = { KEY("object"), KEY("program") };

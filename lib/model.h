@@ -79,6 +79,7 @@ struct tcspan_match {
 	struct tcspan_port_range src_port;
 	struct tcspan_port_range dst_port;
 	uint32_t sample;		/* keep about 1 flow in `sample` */
+	uint32_t sample_flows;		/* flows remembered (LRU); 0: the default */
 	char *bpf_object;		/* match.bpf.object */
 	char *bpf_program;		/* match.bpf.program */
 };

@@ -877,12 +877,8 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			};
 			struct kop *op;
 
-			if (bpf) {
-				struct tcspan_match_cfg cfg;
-
-				classifier_cfg(&r->match, &cfg);
-				c.spec = TC_COOKIE_SPEC(hook, classifier_cfg_hash(&cfg));
-			}
+			if (bpf)
+				c.spec = TC_COOKIE_SPEC(hook, classifier_match_hash(&r->match));
 			cur = slot_find(mine, n_mine, prio, node);
 			if (cur && t && rule_ids_equal(cur, bpf ? "bpf" : "u32", &m, &c))
 				continue;

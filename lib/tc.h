@@ -23,7 +23,7 @@
  * (a u32 dump of one clsact hook also lists the other hook's tables of the
  * same prio): a u32 filter's spec word is just that, 1 ingress or 2
  * egress.  A bpf filter (a rule with `match:`) has in its upper 30 bits a
- * hash of its program's config (classifier_cfg_hash()), so that a changed
+ * hash of its program's config (classifier_match_hash()), so that a changed
  * `match` shows from the kernel alone.  Names are kept in the topology's
  * pinned metadata map (meta.h).
  */

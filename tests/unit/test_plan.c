@@ -431,13 +431,11 @@ static struct tc_filter *our_bpf_filter(struct fixture *f, size_t i, size_t rule
 					uint16_t prio)
 {
 	struct tc_filter *t = our_filter(f, i, f->rules[rule_i].name, prio, 1, 3);
-	struct tcspan_match_cfg cfg;
 
 	snprintf(t->kind, sizeof(t->kind), "bpf");
 	t->handle = TC_BPF_HANDLE;
 	t->prog_id = 42;
-	classifier_cfg(&f->rules[rule_i].match, &cfg);
-	t->cookie.spec = TC_COOKIE_SPEC(t->hook, classifier_cfg_hash(&cfg));
+	t->cookie.spec = TC_COOKIE_SPEC(t->hook, classifier_match_hash(&f->rules[rule_i].match));
 	return t;
 }
 
@@ -515,6 +513,18 @@ static void test_match_change(void)
 		    f.res.n_changes == 1 && f.res.changes[0].op == TCSPAN_OP_CHANGE,
 		    "plan: a changed match is a replace of the same handle",
 		    "ret %d, %zu ops", ret, f.res.n_ops);
+	plan_result__free(&f.res);
+
+	/* The flow table's size is part of what the kernel is asked for. */
+	udp_match(&f, 0, 5001);
+	f.rules[0].match.has_sample = true;
+	f.rules[0].match.sample = 10;
+	our_bpf_filter(&f, 0, 0, TCSPAN_PRIO_INGRESS + 7);
+	f.rules[0].match.sample_flows = 4096;
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_ops == 1 && find_op(&f, KOP_FILTER_REPLACE, 0),
+		    "plan: a changed sample_flows alone is a replace", "ret %d, %zu ops", ret,
+		    f.res.n_ops);
 	teardown(&f);
 }
 

@@ -4,6 +4,7 @@
 # make deps       install the Debian 12 packages the build, tests and demo need
 # make check      deps, build, unit + BPF + integration tests (as root)
 # make demo       bring up configs/demo.yaml, show mirrored traffic, tear down
+# make bench      measurements side by side (root); QUICK=1 for a short run
 # make install    PREFIX=/usr/local DESTDIR=
 # make clean      remove build/
 # V=1             show the commands
@@ -53,6 +54,10 @@ BPF_OBJS  := $(BPF_SRCS:%.bpf.c=$(BUILD)/%.bpf.o)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
 SONAME	  := libtcspan.so.0
 LIB_A	  := $(BUILD)/libtcspan.a
@@ -95,7 +100,18 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/lib $(BUILD)/cmd $(BUILD)/bpf $(BUILD)/tests/unit:
+# Test tools: one source each, plain C, run by the integration tests.
+$(BUILD)/tests/tools/%: tests/tools/%.c | $(BUILD)/tests/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+# Benchmarks: they load the embedded BPF programs, so libtcspan's flags.
+$(BUILD)/tests/bench/%: tests/bench/%.c $(BPF_SKELS) | $(BUILD)/tests/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS)
+
+$(BUILD)/lib $(BUILD)/cmd $(BUILD)/bpf $(BUILD)/tests/unit $(BUILD)/tests/tools \
+$(BUILD)/tests/bench:
 	$(Q)mkdir -p $@
 
 # ---- set-up, tests, demo ---------------------------------------------------
@@ -110,9 +126,17 @@ deps:
 
 unit: $(UNIT_BINS)
 
+tools: $(TOOL_BINS)
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory all unit tools $(BENCH_BINS)
 	$(Q)tests/run $(BUILD)
+
+# Figures in a table and in $(BUILD)/bench.json; never asserted by tests.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS)
+	$(Q)$(BUILD)/tests/bench/classifier_cost $(if $(QUICK),--quick) \
+		--json $(BUILD)/bench.json
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -129,7 +153,8 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps unit check demo install clean
+.PHONY: all deps unit tools check bench demo install clean
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
--include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d)
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/tools/*.d \
+	     $(BUILD)/tests/bench/*.d)

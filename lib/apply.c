@@ -226,7 +226,7 @@ static struct nl_msg *tc_message(struct run *r, size_t i, bool undo,
 		if (op->type == KOP_FILTER_REPLACE)
 			hold_old_program(r, i);
 		if (r->prog_fd[i] < 0) {
-			fd = classifier_load(op->match, where(r, op, w, sizeof(w)), err);
+			fd = classifier_load(op->match, op->object, where(r, op, w, sizeof(w)), err);
 			if (fd < 0)
 				return NULL;
 			r->prog_fd[i] = fd;

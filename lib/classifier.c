@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,18 +123,247 @@ static int capture(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
-int classifier_load(const struct tcspan_match *m, const char *what,
-		    struct tcspan_error *err)
+/*
+ * The captured log as one line: the verifier's last three lines before its
+ * statistics (the reason is there), without libbpf's own lines and its
+ * "-- BEGIN/END PROG LOAD LOG --" frame, joined by " / ".
+ */
+static const char *load_log_line(void)
 {
-	struct tcspan_match_cfg cfg;
-	struct tcspan_classifier *skel;
-	libbpf_print_fn_t old;
-	int ret, fd = -1;
-	char *nl;
+	char copy[sizeof(load_log)], *line[3] = {}, *save = NULL, *l;
+	size_t n = 0, i;
 
-	classifier_cfg(m, &cfg);
+	memcpy(copy, load_log, sizeof(copy));
+	for (l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (!l[strspn(l, " \t")] || strstr(l, "PROG LOAD LOG --") ||
+		    !strncmp(l, "libbpf: ", 8) || !strncmp(l, "processed ", 10) ||
+		    !strncmp(l, "verification time", 17))
+			continue;
+		line[n % 3] = l;
+		n++;
+	}
+	load_log[0] = '\0';
+	for (i = n > 3 ? n - 3 : 0; i < n; i++) {
+		if (load_log[0])
+			strncat(load_log, " / ", sizeof(load_log) - strlen(load_log) - 1);
+		strncat(load_log, line[i % 3], sizeof(load_log) - strlen(load_log) - 1);
+	}
+	return load_log;
+}
+
+#define CLASSIFIER_OBJECT_MAX (64u << 20)
+
+static int read_all(int fd, struct classifier_object *obj, off_t size)
+{
+	size_t cap = size > 0 ? (size_t)size + 1 : 4096;
+	ssize_t n;
+	void *p;
+
+	obj->data = malloc(cap);
+	if (!obj->data)
+		return -ENOMEM;
+	for (;;) {
+		if (obj->size == cap && cap >= CLASSIFIER_OBJECT_MAX)
+			return -EFBIG;	/* it grew since fstat() */
+		if (obj->size == cap) {
+			p = realloc(obj->data, cap * 2);
+			if (!p)
+				return -ENOMEM;
+			obj->data = p;
+			cap *= 2;
+		}
+		n = read(fd, (char *)obj->data + obj->size, cap - obj->size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return 0;
+		obj->size += n;
+	}
+}
+
+static bool is_classifier(const struct bpf_program *prog)
+{
+	return bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS;
+}
+
+int classifier_object_read(const struct tcspan_match *m, const char *what,
+			   struct classifier_object *obj, struct tcspan_error *err)
+{
+	const char *path = m->bpf_object;
+	struct bpf_program *prog, *found = NULL;
+	struct bpf_object *bo = NULL;
+	libbpf_print_fn_t old;
+	unsigned int n = 0;
+	struct stat st;
+	int fd, ret;
+	uint32_t h;
+
+	memset(obj, 0, sizeof(*obj));
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return tcspan_error__add(err, -errno, "%smatch.bpf object \"%s\": %s", what, path,
+					 errno == ELOOP ? "is a symbolic link" : strerror(errno));
+	/* Everything below is about this descriptor, not about the name. */
+	if (fstat(fd, &st) < 0) {
+		ret = tcspan_error__add(err, -errno, "%smatch.bpf object \"%s\": %s", what,
+					path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = tcspan_error__add(err, -EINVAL, "%smatch.bpf object \"%s\" is not a "
+					"regular file", what, path);
+		goto out;
+	}
+	if (st.st_uid != 0) {
+		ret = tcspan_error__add(err, -EPERM, "%smatch.bpf object \"%s\" is owned by "
+					"uid %u, not by root", what, path,
+					(unsigned int)st.st_uid);
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		ret = tcspan_error__add(err, -EPERM, "%smatch.bpf object \"%s\" is writable "
+					"by %s (mode %04o)", what, path,
+					(st.st_mode & S_IWGRP) ? "its group" : "others",
+					(unsigned int)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_size > CLASSIFIER_OBJECT_MAX) {
+		ret = tcspan_error__add(err, -EFBIG, "%smatch.bpf object \"%s\" is larger than "
+					"%u MiB", what, path, CLASSIFIER_OBJECT_MAX >> 20);
+		goto out;
+	}
+	ret = read_all(fd, obj, st.st_size);
+	if (ret) {
+		ret = tcspan_error__add(err, ret, "%smatch.bpf object \"%s\": %s", what, path,
+					strerror(-ret));
+		goto out;
+	}
+
 	load_log[0] = '\0';
 	old = libbpf_set_print(capture);
+	{
+		const char *base = strrchr(path, '/');
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = base ? base + 1 : path);
+
+		bo = bpf_object__open_mem(obj->data, obj->size, &opts);
+	}
+	ret = bo ? 0 : -errno;
+	libbpf_set_print(old);
+	if (!bo) {
+		load_log_line();
+		ret = tcspan_error__add(err, ret ? ret : -EINVAL, "%smatch.bpf object \"%s\" "
+					"is not a BPF object: %s%s%s", what, path,
+					strerror(ret ? -ret : EINVAL), load_log[0] ? ": " : "",
+					load_log);
+		goto out;
+	}
+	if (m->bpf_program) {
+		found = bpf_object__find_program_by_name(bo, m->bpf_program);
+		if (!found) {
+			ret = tcspan_error__add(err, -ENOENT, "%smatch.bpf object \"%s\" has no "
+						"program \"%s\"", what, path, m->bpf_program);
+			goto out;
+		}
+		if (!is_classifier(found)) {
+			const char *type = libbpf_bpf_prog_type_str(bpf_program__type(found));
+
+			ret = tcspan_error__add(err, -EINVAL, "%smatch.bpf program \"%s\" in \"%s\" "
+						"is of type %s, not a tc classifier (SEC \"tc\" "
+						"or \"classifier\")", what, m->bpf_program, path,
+						type ? type : "unknown");
+			goto out;
+		}
+	} else {
+		bpf_object__for_each_program(prog, bo) {
+			if (is_classifier(prog)) {
+				found = prog;
+				n++;
+			}
+		}
+		if (n != 1) {
+			ret = tcspan_error__add(err, -EINVAL, "%smatch.bpf object \"%s\" holds %u tc "
+						"classifier programs (SEC \"tc\" or \"classifier\"); "
+						"%s", what, path, n,
+						n ? "name one with \"program\"" : "it needs one");
+			goto out;
+		}
+	}
+	obj->program = strdup(bpf_program__name(found));
+	if (!obj->program) {
+		ret = tcspan_error__add(err, -ENOMEM, "%sout of memory", what);
+		goto out;
+	}
+	h = fnv1a(2166136261u, obj->data, obj->size);
+	h = fnv1a(h, obj->program, strlen(obj->program) + 1);
+	obj->hash = (h ^ (h >> 30)) & 0x3fffffff;
+	ret = 0;
+out:
+	bpf_object__close(bo);
+	close(fd);
+	return ret;
+}
+
+void classifier_object_free(struct classifier_object *obj)
+{
+	if (!obj)
+		return;
+	free(obj->data);
+	free(obj->program);
+	memset(obj, 0, sizeof(*obj));
+}
+
+/* The program of a match.bpf object; only it is loaded. */
+static int load_own(const struct classifier_object *obj, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = base ? base + 1 : path);
+	struct bpf_program *prog, *want;
+	struct bpf_object *bo;
+	int ret, fd = -1;
+
+	bo = bpf_object__open_mem(obj->data, obj->size, &opts);
+	if (!bo)
+		return -errno ? -errno : -EINVAL;
+	want = bpf_object__find_program_by_name(bo, obj->program);
+	if (!want || !is_classifier(want)) {
+		ret = -ENOENT;
+		goto out;
+	}
+	bpf_object__for_each_program(prog, bo)
+		bpf_program__set_autoload(prog, prog == want);
+	ret = bpf_object__load(bo);
+	if (!ret) {
+		fd = fcntl(bpf_program__fd(want), F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			ret = -errno;
+	}
+out:
+	bpf_object__close(bo);
+	return ret ? ret : fd;
+}
+
+int classifier_load(const struct tcspan_match *m, const struct classifier_object *obj,
+		    const char *what, struct tcspan_error *err)
+{
+	struct tcspan_match_cfg cfg;
+	struct tcspan_classifier *skel = NULL;
+	libbpf_print_fn_t old;
+	int ret, fd = -1;
+
+	load_log[0] = '\0';
+	old = libbpf_set_print(capture);
+	if (m->has_bpf) {
+		if (!obj) {
+			ret = -EINVAL;
+			goto out;
+		}
+		fd = load_own(obj, m->bpf_object);
+		ret = fd < 0 ? fd : 0;
+		goto out;
+	}
+	classifier_cfg(m, &cfg);
 	skel = tcspan_classifier__open();
 	if (!skel) {
 		ret = -errno;
@@ -151,10 +383,13 @@ out:
 	libbpf_set_print(old);
 	tcspan_classifier__destroy(skel);
 	if (ret) {
-		while ((nl = strrchr(load_log, '\n')) && !nl[1])
-			*nl = '\0';
-		for (nl = load_log; (nl = strchr(nl, '\n'));)
-			*nl = ' ';
+		load_log_line();
+		if (m->has_bpf)
+			return tcspan_error__add(err, ret < 0 ? ret : -EINVAL,
+						 "%scannot load program \"%s\" of \"%s\": %s%s%s",
+						 what, obj ? obj->program : "?", m->bpf_object,
+						 strerror(ret < 0 ? -ret : EINVAL),
+						 load_log[0] ? ": " : "", load_log);
 		return tcspan_error__add(err, ret < 0 ? ret : -EINVAL,
 					 "%scannot load the BPF classifier: %s%s%s", what,
 					 strerror(ret < 0 ? -ret : EINVAL),

@@ -26,11 +26,36 @@ uint32_t classifier_sample_flows(const struct tcspan_match *m);
 uint32_t classifier_match_hash(const struct tcspan_match *m);
 
 /*
- * Load the classifier for `m`; returns a program fd (O_CLOEXEC) that the
- * caller closes, or a negative errno with the loader's (libbpf's, the
- * verifier's) last lines in err, after `what` (the rule and its line).
+ * A classifier of the user's own (`match.bpf`), read once at plan time:
+ * the bytes that the plan hashes are the bytes that apply loads.
  */
-int classifier_load(const struct tcspan_match *m, const char *what,
-		    struct tcspan_error *err);
+struct classifier_object {
+	void *data;			/* the object file's content */
+	size_t size;
+	char *program;			/* the program: match.bpf.program or the only one */
+	uint32_t hash;			/* 30 bits over data and program (the cookie's) */
+};
+
+/*
+ * Read `m`'s object (m->has_bpf) through one descriptor (O_NOFOLLOW): a
+ * regular file, owned by root, not writable by group or others, holding
+ * the named tc classifier program (SEC "tc" or "classifier"), or exactly
+ * one when no program is named.  Nothing is loaded.  Returns 0, or a
+ * negative errno with one message in err, after `what` (the rule, its
+ * line).  classifier_object_free() frees obj in either case.
+ */
+int classifier_object_read(const struct tcspan_match *m, const char *what,
+			   struct classifier_object *obj, struct tcspan_error *err);
+void classifier_object_free(struct classifier_object *obj);
+
+/*
+ * Load the classifier for `m`: the built-in one with m's keys, or for
+ * match.bpf the program of `obj` (read by classifier_object_read(); only
+ * that program is loaded, with the object's maps).  Returns a program fd
+ * (O_CLOEXEC) that the caller closes, or a negative errno with the
+ * loader's (libbpf's, the verifier's) last lines in err, after `what`.
+ */
+int classifier_load(const struct tcspan_match *m, const struct classifier_object *obj,
+		    const char *what, struct tcspan_error *err);
 
 #endif

@@ -20,6 +20,7 @@ struct planner {
 	uint32_t tid;
 	const struct observed *obs;
 	const struct meta_entry *meta;
+	const struct classifier_object *objects; /* per rule; match.bpf only */
 	struct meta_entry *meta_sorted;	/* by (kind, id), for lookups */
 	size_t n_meta;
 	struct plan_result *res;
@@ -766,9 +767,11 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 				ep_str(p, r->to.netns, r->to.dev));
 			bad = true;
 		}
-		if (r->has_match && r->match.has_bpf) {
-			fail_at(p, &r->mark, "rule \"%s\": \"match.bpf\" (a classifier of your "
-				"own) is not supported yet by this version of tcspan", r->name);
+		if (r->has_match && r->match.has_bpf &&
+		    (!p->objects || !p->objects[r - p->topo->rules].data)) {
+			/* tcspan_plan__new() reads it, or refuses before we get here. */
+			fail_at(p, &r->mark, "rule \"%s\": its \"match.bpf\" object \"%s\" "
+				"was not read", r->name, r->match.bpf_object);
 			bad = true;
 		}
 	}
@@ -864,6 +867,8 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			uint32_t node = bpf ? TC_BPF_HANDLE : j + 1;
 			const struct link_dev *t = present_dev(p, r->to.netns, r->to.dev);
 			const struct tc_filter *cur = NULL;
+			const struct classifier_object *own =
+				bpf && r->match.has_bpf ? &p->objects[r - p->topo->rules] : NULL;
 			struct tc_mirred_spec m = {
 				.eaction = plan_mirred_eaction(r->action, r->to_hook),
 				.ifindex = t ? t->ifindex : 0,
@@ -878,7 +883,8 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			struct kop *op;
 
 			if (bpf)
-				c.spec = TC_COOKIE_SPEC(hook, classifier_match_hash(&r->match));
+				c.spec = TC_COOKIE_SPEC(hook, own ? own->hash :
+							classifier_match_hash(&r->match));
 			cur = slot_find(mine, n_mine, prio, node);
 			if (cur && t && rule_ids_equal(cur, bpf ? "bpf" : "u32", &m, &c))
 				continue;
@@ -897,6 +903,7 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			op->mark = r->mark;
 			op->bpf = bpf;
 			op->match = bpf ? &r->match : NULL;
+			op->object = own;
 			if (cur) {
 				op->old = *cur;
 			} else if (bpf) {
@@ -1233,7 +1240,8 @@ static int sort_ops(struct planner *p)
 
 int plan_compute(const struct tcspan_topology *topo, const char *name,
 		 const struct observed *obs, const struct meta_entry *meta,
-		 size_t n_meta, bool have_meta_map, struct plan_result *out,
+		 size_t n_meta, bool have_meta_map,
+		 const struct classifier_object *objects, struct plan_result *out,
 		 struct tcspan_error *err)
 {
 	struct planner p = {
@@ -1243,6 +1251,7 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 		.obs = obs,
 		.meta = meta,
 		.n_meta = n_meta,
+		.objects = objects,
 		.res = out,
 		.err = err,
 	};

@@ -34,6 +34,8 @@
 #include "tc.h"
 #include "tcspan.h"
 
+struct classifier_object;
+
 #define TCSPAN_PRIO_INGRESS 0x4000
 #define TCSPAN_PRIO_EGRESS  0x6000
 #define TCSPAN_PRIO_BASE(hook) \
@@ -79,6 +81,7 @@ struct kop {
 	bool new_prio;			/* an add that creates the u32 instance */
 	bool bpf;			/* add/replace: a cls_bpf filter */
 	const struct tcspan_match *match; /* bpf: the rule's keys (in the model) */
+	const struct classifier_object *object; /* match.bpf: the object read */
 	struct kop_link link;
 	uint32_t meta_kind, meta_id;
 	char text[256];			/* metadata text; a link's alias */
@@ -102,10 +105,14 @@ struct plan_result {
  * Diff `topo` (NULL: nothing desired, as destroy) named `name` against
  * `obs` and the topology's metadata `meta`.  Errors (a collision with a
  * foreign object, a missing device) go into err, one per problem.
+ * `objects` (one per rule of topo, or NULL) holds the match.bpf objects
+ * read beforehand (classifier_object_read()): their hash goes into the
+ * cookie, so that a changed object file replaces the program.
  */
 int plan_compute(const struct tcspan_topology *topo, const char *name,
 		 const struct observed *obs, const struct meta_entry *meta,
-		 size_t n_meta, bool have_meta_map, struct plan_result *out,
+		 size_t n_meta, bool have_meta_map,
+		 const struct classifier_object *objects, struct plan_result *out,
 		 struct tcspan_error *err);
 void plan_result__free(struct plan_result *res);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "classifier.h"
 #include "meta.h"
 #include "nl.h"
 #include "observe.h"
@@ -27,6 +28,8 @@ struct tcspan_plan {
 	struct observed obs;
 	struct meta_store meta;
 	struct plan_result res;
+	struct classifier_object *objects;	/* per rule: match.bpf objects read */
+	size_t n_objects;
 	bool applied;
 };
 
@@ -79,6 +82,36 @@ int tcspan_topology__check_system(const struct tcspan_topology *topo,
 	return tcspan_model__check_namespaces(topo, netns_exists, NULL, err);
 }
 
+/*
+ * Read the objects of the match.bpf rules, once: the plan hashes them into
+ * the cookie and apply loads these same bytes.  Every refusal is reported.
+ */
+static int read_objects(struct tcspan_plan *plan, struct tcspan_error *err)
+{
+	const struct tcspan_topology *topo = plan->topo;
+	char what[512];
+	size_t i;
+	int ret = 0, r;
+
+	plan->objects = calloc(topo->n_rules + 1, sizeof(*plan->objects));
+	if (!plan->objects)
+		return -ENOMEM;
+	plan->n_objects = topo->n_rules;
+	for (i = 0; i < topo->n_rules; i++) {
+		const struct tcspan_rule *rule = &topo->rules[i];
+
+		if (!rule->has_match || !rule->match.has_bpf)
+			continue;
+		snprintf(what, sizeof(what), "%s:%u:%u: error: rule \"%s\": ",
+			 topo->file ? topo->file : "-", rule->mark.line, rule->mark.column,
+			 rule->name);
+		r = classifier_object_read(&rule->match, what, &plan->objects[i], err);
+		if (r && !ret)
+			ret = r;
+	}
+	return ret;
+}
+
 static struct tcspan_plan *plan_new(const struct tcspan_topology *topo, const char *name,
 				    const struct tcspan_plan_opts *opts,
 				    struct tcspan_error *err)
@@ -105,6 +138,8 @@ static struct tcspan_plan *plan_new(const struct tcspan_topology *topo, const ch
 	}
 	if (topo && (ret = tcspan_topology__check_system(topo, err)))
 		goto fail;
+	if (topo && (ret = read_objects(plan, err)))
+		goto fail;
 	ret = observe(&plan->pool, &plan->obs, err);
 	if (ret)
 		goto fail;
@@ -112,7 +147,7 @@ static struct tcspan_plan *plan_new(const struct tcspan_topology *topo, const ch
 	if (ret)
 		goto fail;
 	ret = plan_compute(topo, name, &plan->obs, plan->meta.entries, plan->meta.count,
-			   plan->meta.fd >= 0, &plan->res, err);
+			   plan->meta.fd >= 0, plan->objects, &plan->res, err);
 	if (ret)
 		goto fail;
 	return plan;
@@ -192,6 +227,9 @@ void tcspan_plan__free(struct tcspan_plan *plan)
 	if (!plan)
 		return;
 	plan_result__free(&plan->res);
+	for (size_t i = 0; i < plan->n_objects; i++)
+		classifier_object_free(&plan->objects[i]);
+	free(plan->objects);
 	meta_store__free(&plan->meta);
 	observed__free(&plan->obs);
 	conn_pool__free(&plan->pool);

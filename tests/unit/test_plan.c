@@ -32,6 +32,7 @@ struct fixture {
 	struct tc_filter filters[8];
 	struct meta_entry meta[8];
 	size_t n_meta;
+	struct classifier_object objects[8];	/* match.bpf, as if read */
 	struct plan_result res;
 	struct tcspan_error *err;
 };
@@ -108,7 +109,7 @@ static void meta(struct fixture *f, uint32_t kind, const char *text)
 static int run(struct fixture *f, bool destroy)
 {
 	return plan_compute(destroy ? NULL : &f->topo, TOPO, &f->obs, f->meta, f->n_meta,
-			    f->n_meta > 0, &f->res, f->err);
+			    f->n_meta > 0, f->objects, &f->res, f->err);
 }
 
 static void teardown(struct fixture *f)
@@ -472,15 +473,34 @@ static void test_match_add(void)
 		    (void *)c);
 	teardown(&f);
 
-	/* A classifier of your own stays refused. */
+	/* A classifier of your own: its object's hash is the cookie's spec. */
 	setup(&f);
 	rule(&f, 0, "own", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
 	f.rules[0].has_match = f.rules[0].match.has_bpf = true;
+	f.rules[0].match.bpf_object = "/etc/tcspan/cls.o";
+	f.objects[0].data = "x";
+	f.objects[0].size = 1;
+	f.objects[0].program = "my_cls";
+	f.objects[0].hash = 0x1234567;
+	ret = run(&f, false);
+	a = find_op(&f, KOP_FILTER_ADD, 0);
+	unit_result(ret == 0 && a && a->bpf && a->object == &f.objects[0] &&
+		    a->handle == TC_BPF_HANDLE &&
+		    a->cookie.spec == TC_COOKIE_SPEC(TCSPAN_HOOK_INGRESS, 0x1234567),
+		    "plan: match.bpf is a bpf add whose cookie hashes the object",
+		    "ret %d: %s", ret,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+
+	/* Not read (no objects given): refused, naming the file. */
+	setup(&f);
+	rule(&f, 0, "own", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	f.rules[0].has_match = f.rules[0].match.has_bpf = true;
+	f.rules[0].match.bpf_object = "/etc/tcspan/cls.o";
 	ret = run(&f, false);
 	unit_result(ret != 0 && tcspan_error__count(f.err) == 1 && f.res.n_ops == 0 &&
-		    strstr(tcspan_error__message(f.err, 0), "\"match.bpf\"") &&
-		    strstr(tcspan_error__message(f.err, 0), "not supported yet"),
-		    "plan: match.bpf is refused as not supported yet", "ret %d: %s", ret,
+		    strstr(tcspan_error__message(f.err, 0), "/etc/tcspan/cls.o"),
+		    "plan: match.bpf without its object read is refused", "ret %d: %s", ret,
 		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
 	teardown(&f);
 }

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -344,9 +346,39 @@ out:
 	return ret ? ret : fd;
 }
 
+const char *classifier_eperm_hint(const char *release, unsigned long long memlock,
+				  char *buf, size_t len)
+{
+	unsigned int major = 0, minor = 0;
+	bool charged;
+
+	charged = sscanf(release, "%u.%u", &major, &minor) == 2 &&
+		  (major < 5 || (major == 5 && minor < 11));
+	if (charged && memlock != (unsigned long long)RLIM_INFINITY)
+		snprintf(buf, len, " (kernel %u.%u charges BPF memory to RLIMIT_MEMLOCK, "
+			 "which is %llu KiB and could not be raised without CAP_SYS_RESOURCE: "
+			 "run `ulimit -l unlimited` first)", major, minor, memlock >> 10);
+	else
+		snprintf(buf, len, " (needs CAP_BPF, or CAP_SYS_ADMIN)");
+	return buf;
+}
+
+/* The hint for an EPERM of this process on this kernel. */
+static const char *eperm_hint(char *buf, size_t len)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	struct utsname u;
+
+	if (uname(&u))
+		u.release[0] = '\0';
+	getrlimit(RLIMIT_MEMLOCK, &rl);
+	return classifier_eperm_hint(u.release, rl.rlim_cur, buf, len);
+}
+
 int classifier_load(const struct tcspan_match *m, const struct classifier_object *obj,
 		    const char *what, struct tcspan_error *err)
 {
+	char hint[192] = "";
 	struct tcspan_match_cfg cfg;
 	struct tcspan_classifier *skel = NULL;
 	libbpf_print_fn_t old;
@@ -384,15 +416,17 @@ out:
 	tcspan_classifier__destroy(skel);
 	if (ret) {
 		load_log_line();
+		if (ret == -EPERM)
+			eperm_hint(hint, sizeof(hint));
 		if (m->has_bpf)
 			return tcspan_error__add(err, ret < 0 ? ret : -EINVAL,
-						 "%scannot load program \"%s\" of \"%s\": %s%s%s",
+						 "%scannot load program \"%s\" of \"%s\": %s%s%s%s",
 						 what, obj ? obj->program : "?", m->bpf_object,
-						 strerror(ret < 0 ? -ret : EINVAL),
+						 strerror(ret < 0 ? -ret : EINVAL), hint,
 						 load_log[0] ? ": " : "", load_log);
 		return tcspan_error__add(err, ret < 0 ? ret : -EINVAL,
-					 "%scannot load the BPF classifier: %s%s%s", what,
-					 strerror(ret < 0 ? -ret : EINVAL),
+					 "%scannot load the BPF classifier: %s%s%s%s", what,
+					 strerror(ret < 0 ? -ret : EINVAL), hint,
 					 load_log[0] ? ": " : "", load_log);
 	}
 	return fd;

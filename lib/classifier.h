@@ -58,4 +58,16 @@ void classifier_object_free(struct classifier_object *obj);
 int classifier_load(const struct tcspan_match *m, const struct classifier_object *obj,
 		    const char *what, struct tcspan_error *err);
 
+/*
+ * What to tell a user whose load failed with EPERM on kernel `release`
+ * (uname -r) with RLIMIT_MEMLOCK's soft limit `memlock` (bytes,
+ * RLIM_INFINITY for none).  Kernels before 5.11 charge BPF maps and
+ * programs to RLIMIT_MEMLOCK; libbpf raises the limit before it loads when
+ * the process may (CAP_SYS_RESOURCE), so an EPERM there with a finite limit
+ * means that raising it was refused.  Otherwise EPERM is a missing
+ * capability.  Pure, for the tests.
+ */
+const char *classifier_eperm_hint(const char *release, unsigned long long memlock,
+				  char *buf, size_t len);
+
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <linux/pkt_cls.h>
 #include <linux/tc_act/tc_mirred.h>
 
@@ -622,6 +623,37 @@ static void test_match_kind_change(void)
 	teardown(&f);
 }
 
+/* Which EPERM is which: RLIMIT_MEMLOCK before 5.11, a capability after. */
+static void test_eperm_hint(void)
+{
+	static const struct {
+		const char *release;
+		unsigned long long memlock;
+		const char *want;
+	} c[] = {
+		{ "5.10.0-21-amd64", 64 << 10,
+		  "RLIMIT_MEMLOCK, which is 64 KiB and could not be raised" },
+		{ "4.19.0", 8 << 20, "`ulimit -l unlimited`" },
+		{ "5.10.0", (unsigned long long)RLIM_INFINITY, "needs CAP_BPF" },
+		{ "5.11.0", 64 << 10, "needs CAP_BPF" },
+		{ "6.18.0", 64 << 10, "needs CAP_BPF" },
+		{ "", 64 << 10, "needs CAP_BPF" },
+	};
+	char buf[192], name[80], limit[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		classifier_eperm_hint(c[i].release, c[i].memlock, buf, sizeof(buf));
+		if (c[i].memlock == (unsigned long long)RLIM_INFINITY)
+			snprintf(limit, sizeof(limit), "unlimited");
+		else
+			snprintf(limit, sizeof(limit), "%llu KiB", c[i].memlock >> 10);
+		snprintf(name, sizeof(name), "EPERM hint: kernel \"%s\", ulimit -l %s",
+			 c[i].release, limit);
+		unit_result(strstr(buf, c[i].want) != NULL, name, "got \"%s\"", buf);
+	}
+}
+
 int main(void)
 {
 	test_add_to_empty();
@@ -638,5 +670,6 @@ int main(void)
 	test_match_add();
 	test_match_change();
 	test_match_kind_change();
+	test_eperm_hint();
 	return unit_exit();
 }

@@ -126,6 +126,30 @@ check "a plan after the change is a no-op" 0 "$?"
 got=$(count_udp "198.18.0.2 5001 $M" "198.18.0.2 5002 $N")
 check "udp dst_port 5002: the monitor gets exactly those datagrams" "$N" "$got"
 
+# A match changed while its traffic flows: datagrams to 5002 match before
+# and after, so every one sent from before the change to after it reaches
+# the monitor across the replace.
+# mon0 quiet (no IPv6 solicitations of its own): the monitor's receive
+# counter then counts mirrored datagrams only.
+in_ns "$S" sysctl -qw net.ipv6.conf.mon0.disable_ipv6=1
+sleep 0.1
+rx0=$(in_ns "$M_NS" cat /sys/class/net/eth0/statistics/rx_packets)
+in_ns "$C" bash -c 'n=0
+	while [ ! -e "$0/flow.stop" ]; do echo x >/dev/udp/198.18.0.2/5002; n=$((n + 1)); done
+	echo "$n" >"$0/flow.sent"' "$WORK" 2>/dev/null &
+sender=$!
+PIDS+=("$sender")
+sleep 0.3
+write_topology "{ protocol: udp, dst_port: 5002-5003 }"
+out=$("$TCSPAN" apply "$WORK/t.yaml" 2>&1) || fail "apply a match change under traffic" "$out"
+sleep 0.3
+touch "$WORK/flow.stop"
+wait "$sender"
+sleep 0.2
+got=$(($(in_ns "$M_NS" cat /sys/class/net/eth0/statistics/rx_packets) - rx0))
+K=$(cat "$WORK/flow.sent")
+check "a match changed under traffic loses none of the $K datagrams sent" "$K" "$got"
+
 # --- an IPv6 source prefix --------------------------------------------------------
 write_topology "{ src: \"2001:db8:1::/64\" }"
 out=$("$TCSPAN" apply "$WORK/t.yaml" 2>&1) || fail "apply an IPv6 src rule" "$out"

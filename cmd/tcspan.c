@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,21 +16,38 @@
 #include "tcspan.h"
 
 static bool json, verbose, quiet;
+/* Colour on stdout, on stderr (--color; auto: where it is a terminal). */
+static bool color_out, color_err;
+
+#define RED	"\033[31m"
+#define GREEN	"\033[32m"
+#define YELLOW	"\033[33m"
+#define BOLD_RED "\033[1;31m"
+#define RESET	"\033[0m"
 
 static const char usage_text[] =
-	"Usage: tcspan [-j|--json] [-v|--verbose] [-q|--quiet] COMMAND [ARGS]\n"
+	"Usage: tcspan [OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"Options:\n"
+	"  -j, --json                    print JSON\n"
+	"  -v, --verbose                 say more of what is done\n"
+	"  -q, --quiet                   print errors only\n"
+	"      --color=WHEN              colour: auto (on a terminal), always, never\n"
+	"  -h, --help                    print this text\n"
+	"  -V, --version                 print the version\n"
 	"\n"
 	"Commands:\n"
 	"  validate FILE...              parse and check; touches no kernel state\n"
 	"  plan FILE [--detailed-exitcode] [--wait SEC]\n"
 	"                                what apply would change\n"
-	"  apply FILE [--dry-run] [--wait SEC]\n"
-	"                                make the kernel match FILE\n"
+	"  apply FILE [--dry-run] [--wait SEC] [--watch [--destroy-on-exit]]\n"
+	"                                make the kernel match FILE; with --watch,\n"
+	"                                again whenever an owned object changes\n"
 	"  show [NAME]                   what tcspan owns now, by topology and rule\n"
 	"  stats [NAME] [--watch SEC]    per-rule packets and bytes\n"
 	"  destroy NAME|FILE [--wait SEC]\n"
 	"                                remove everything that topology owns\n"
-	"  help, --help, --version\n"
+	"  help                          print this text\n"
 	"\n"
 	"Exit status: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode).\n";
 
@@ -50,10 +68,14 @@ static void print_errors(const struct tcspan_error *err)
 	for (i = 0; i < tcspan_error__count(err); i++) {
 		const char *m = tcspan_error__message(err, i);
 
-		if (strstr(m, "error: "))
-			fprintf(stderr, "%s\n", m);
+		const char *at = strstr(m, "error: ");
+
+		if (at)
+			fprintf(stderr, "%.*s%serror:%s %s\n", (int)(at - m), m,
+				color_err ? BOLD_RED : "", color_err ? RESET : "", at + 7);
 		else
-			fprintf(stderr, "tcspan: error: %s\n", m);
+			fprintf(stderr, "tcspan: %serror:%s %s\n", color_err ? BOLD_RED : "",
+				color_err ? RESET : "", m);
 	}
 }
 
@@ -130,9 +152,13 @@ static void print_plan(const struct tcspan_plan *plan, enum summary summary)
 	for (i = 0; i < n; i++) {
 		const struct tcspan_change *c = tcspan_plan__change(plan, i);
 
-		printf("%c %s %s%s%s\n", c->op == TCSPAN_OP_ADD ? '+' :
-		       c->op == TCSPAN_OP_CHANGE ? '~' : '-', kind_name(c->kind), c->name,
-		       c->detail ? ": " : "", c->detail ? c->detail : "");
+		const char *hue = c->op == TCSPAN_OP_ADD ? GREEN :
+				  c->op == TCSPAN_OP_CHANGE ? YELLOW : RED;
+
+		printf("%s%c %s %s%s%s%s\n", color_out ? hue : "",
+		       c->op == TCSPAN_OP_ADD ? '+' : c->op == TCSPAN_OP_CHANGE ? '~' : '-',
+		       kind_name(c->kind), c->name, c->detail ? ": " : "",
+		       c->detail ? c->detail : "", color_out ? RESET : "");
 	}
 	switch (summary) {
 	case SUMMARY_PLAN:
@@ -147,15 +173,28 @@ static void print_plan(const struct tcspan_plan *plan, enum summary summary)
 	}
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
 /* ---- option parsing shared by the commands ----------------------------- */
 
 struct cmd_opts {
 	bool dry_run, detailed_exitcode;
+	bool keep_applying, destroy_on_exit;	/* apply --watch [--destroy-on-exit] */
 	unsigned int wait;
-	unsigned int watch;
+	unsigned int watch;			/* stats --watch SEC */
 	int optind;
 };
 
+/*
+ * The options of the commands; `allowed` says which a command takes.
+ * `--watch` takes seconds for stats and nothing for apply ('a'), so apply
+ * reads a table of its own.
+ */
 static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *allowed)
 {
 	static const struct option longopts[] = {
@@ -165,12 +204,20 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 		{ "watch", required_argument, NULL, 'w' },
 		{}
 	};
+	static const struct option apply_longopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "wait", required_argument, NULL, 'W' },
+		{ "watch", no_argument, NULL, 'a' },
+		{ "destroy-on-exit", no_argument, NULL, 'x' },
+		{}
+	};
 	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+", strchr(allowed, 'a') ? apply_longopts :
+				longopts, NULL)) != -1) {
 		if (c == '?' || !strchr(allowed, c)) {
 			if (c != '?')
 				fprintf(stderr, "tcspan: error: %s: option not valid here\n",
@@ -183,6 +230,12 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 			break;
 		case 'd':
 			o->detailed_exitcode = true;
+			break;
+		case 'a':
+			o->keep_applying = true;
+			break;
+		case 'x':
+			o->destroy_on_exit = true;
 			break;
 		case 'W':
 		case 'w':
@@ -203,6 +256,14 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 		}
 	}
 	o->optind = optind;
+	if (o->destroy_on_exit && !o->keep_applying) {
+		fprintf(stderr, "tcspan: error: --destroy-on-exit goes with --watch\n");
+		return -1;
+	}
+	if (o->keep_applying && o->dry_run) {
+		fprintf(stderr, "tcspan: error: --watch and --dry-run exclude each other\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -253,33 +314,27 @@ static int do_validate(int argc, char **argv)
 	return status;
 }
 
-static int plan_or_apply(int argc, char **argv, bool apply)
+/*
+ * Plan `topo` and, unless only planning, apply it; print what was (or would
+ * be) done.  `quiet_noop` leaves out "No changes." (apply --watch wakes on
+ * its own changes too).  Returns the exit status.
+ */
+static int converge(const struct tcspan_topology *topo, const struct cmd_opts *o,
+		    bool apply, bool quiet_noop)
 {
+	struct tcspan_plan_opts popts = { .sz = sizeof(popts), .lock_timeout = o->wait };
 	struct tcspan_error *err = tcspan_error__new();
-	struct tcspan_plan_opts popts = { .sz = sizeof(popts) };
-	struct tcspan_topology *topo = NULL;
-	struct tcspan_plan *plan = NULL;
-	struct cmd_opts o;
+	struct tcspan_plan *plan;
 	int status = 1, ret;
 
-	if (parse_opts(argc, argv, &o, apply ? "nW" : "dW"))
-		goto out;
-	if (argc - o.optind != 1) {
-		fprintf(stderr, "tcspan: error: %s needs exactly one FILE\n", argv[0]);
-		goto out;
-	}
-	popts.lock_timeout = o.wait;
-	topo = load(argv[o.optind], err);
-	if (!topo)
-		goto out;
 	plan = tcspan_plan__new(topo, &popts, err);
 	if (!plan) {
 		print_errors(err);
 		goto out;
 	}
-	if (!apply || o.dry_run) {
+	if (!apply || o->dry_run) {
 		print_plan(plan, SUMMARY_PLAN);
-		status = o.detailed_exitcode && tcspan_plan__change_count(plan) ? 2 : 0;
+		status = o->detailed_exitcode && tcspan_plan__change_count(plan) ? 2 : 0;
 		goto out;
 	}
 	ret = tcspan_plan__apply(plan, err);
@@ -292,10 +347,131 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 			fprintf(stderr, "tcspan: apply failed; every change it made was undone\n");
 		goto out;
 	}
-	print_plan(plan, SUMMARY_APPLY);
+	if (!quiet_noop || tcspan_plan__change_count(plan))
+		print_plan(plan, SUMMARY_APPLY);
+	fflush(stdout);
 	status = 0;
 out:
 	tcspan_plan__free(plan);
+	tcspan_error__free(err);
+	return status;
+}
+
+static int destroy_topology(const char *name, unsigned int wait)
+{
+	struct tcspan_plan_opts popts = { .sz = sizeof(popts), .lock_timeout = wait };
+	struct tcspan_error *err = tcspan_error__new();
+	struct tcspan_plan *plan;
+	int status = 1;
+
+	plan = tcspan_plan__new_destroy(name, &popts, err);
+	if (!plan || tcspan_plan__apply(plan, err)) {
+		print_errors(err);
+		goto out;
+	}
+	print_plan(plan, SUMMARY_DESTROY);
+	status = 0;
+out:
+	tcspan_plan__free(plan);
+	tcspan_error__free(err);
+	return status;
+}
+
+/*
+ * apply --watch: apply, then sleep until the kernel reports a change in the
+ * topology's namespaces and apply again, until SIGINT, SIGTERM or SIGHUP.
+ * The signals stay blocked except while sleeping, so an apply in progress
+ * always finishes (or is undone) before tcspan ends.  A failed apply is
+ * reported and tried again on the next change: the device it missed may
+ * come back.
+ */
+static int keep_applying(const struct tcspan_topology *topo, const struct cmd_opts *o)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct tcspan_error *err = tcspan_error__new();
+	struct tcspan_watch *watch = NULL;
+	sigset_t block, sleeping;
+	int status;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &sleeping);
+	sigdelset(&sleeping, SIGINT);
+	sigdelset(&sleeping, SIGTERM);
+	sigdelset(&sleeping, SIGHUP);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	/* The watch comes first, so that no change after the plan is missed. */
+	watch = tcspan_watch__new(topo, err);
+	if (!watch) {
+		print_errors(err);
+		status = 1;
+		goto out;
+	}
+	status = converge(topo, o, true, false);
+	if (status)
+		goto out;
+	if (!quiet)
+		fprintf(stderr, "tcspan: watching topology \"%s\"\n",
+			tcspan_topology__name(topo));
+	while (!stop) {
+		struct pollfd pfd = { .fd = tcspan_watch__fd(watch), .events = POLLIN };
+
+		if (ppoll(&pfd, 1, NULL, &sleeping) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "tcspan: error: poll: %s\n", strerror(errno));
+			status = 1;
+			break;
+		}
+		tcspan_watch__wait(watch, 0);
+		tcspan_watch__free(watch);
+		tcspan_error__clear(err);
+		watch = tcspan_watch__new(topo, err);
+		if (!watch) {
+			print_errors(err);
+			status = 1;
+			break;
+		}
+		if (converge(topo, o, true, true) && !quiet)
+			fprintf(stderr, "tcspan: trying again on the next change\n");
+	}
+	if (!quiet && stop)
+		fprintf(stderr, "tcspan: stopped watching topology \"%s\"\n",
+			tcspan_topology__name(topo));
+	if (stop && o->destroy_on_exit)
+		status = destroy_topology(tcspan_topology__name(topo), o->wait);
+out:
+	tcspan_watch__free(watch);
+	tcspan_error__free(err);
+	return status;
+}
+
+static int plan_or_apply(int argc, char **argv, bool apply)
+{
+	struct tcspan_error *err = tcspan_error__new();
+	struct tcspan_topology *topo = NULL;
+	struct cmd_opts o;
+	int status = 1;
+
+	if (parse_opts(argc, argv, &o, apply ? "nWax" : "dW"))
+		goto out;
+	if (argc - o.optind != 1) {
+		fprintf(stderr, "tcspan: error: %s needs exactly one FILE\n", argv[0]);
+		goto out;
+	}
+	topo = load(argv[o.optind], err);
+	if (!topo)
+		goto out;
+	if (o.keep_applying)
+		status = keep_applying(topo, &o);
+	else
+		status = converge(topo, &o, apply, false);
+out:
 	tcspan_topology__free(topo);
 	tcspan_error__free(err);
 	return status;
@@ -314,9 +490,7 @@ static int do_apply(int argc, char **argv)
 static int do_destroy(int argc, char **argv)
 {
 	struct tcspan_error *err = tcspan_error__new();
-	struct tcspan_plan_opts popts = { .sz = sizeof(popts) };
 	struct tcspan_topology *topo = NULL;
-	struct tcspan_plan *plan = NULL;
 	const char *name;
 	struct cmd_opts o;
 	int status = 1;
@@ -327,7 +501,6 @@ static int do_destroy(int argc, char **argv)
 		fprintf(stderr, "tcspan: error: destroy needs a topology NAME or FILE\n");
 		goto out;
 	}
-	popts.lock_timeout = o.wait;
 	name = argv[o.optind];
 	/* A path names the topology inside it; a topology name has no '/' or '.'. */
 	if (strchr(name, '/') || strchr(name, '.')) {
@@ -336,15 +509,8 @@ static int do_destroy(int argc, char **argv)
 			goto out;
 		name = tcspan_topology__name(topo);
 	}
-	plan = tcspan_plan__new_destroy(name, &popts, err);
-	if (!plan || tcspan_plan__apply(plan, err)) {
-		print_errors(err);
-		goto out;
-	}
-	print_plan(plan, SUMMARY_DESTROY);
-	status = 0;
+	status = destroy_topology(name, o.wait);
 out:
-	tcspan_plan__free(plan);
 	tcspan_topology__free(topo);
 	tcspan_error__free(err);
 	return status;
@@ -353,16 +519,20 @@ out:
 /* Columns as wide as their widest cell, like `ip -br`. */
 #define SHOW_COLS 8
 
-static void print_row(const char *const *cells, const int *width, int n)
+/* Numbers (`right` set) right-aligned; `hue` colours the last cell. */
+static void print_row(const char *const *cells, const int *width, int n,
+		      unsigned int right, const char *hue)
 {
 	int i;
 
-	for (i = 0; i < n; i++) {
-		if (i == n - 1)
-			printf("%s\n", cells[i]);
-		else
-			printf("%-*s  ", width[i], cells[i]);
-	}
+	for (i = 0; i < n - 1; i++)
+		printf(right & (1u << i) ? "%*s  " : "%-*s  ", width[i], cells[i]);
+	if (right & (1u << i))
+		printf("%s%*s%s\n", hue && color_out ? hue : "", width[i], cells[i],
+		       hue && color_out ? RESET : "");
+	else
+		printf("%s%s%s\n", hue && color_out ? hue : "", cells[i],
+		       hue && color_out ? RESET : "");
 }
 
 static void widen(int *width, const char *const *cells, int n)
@@ -461,7 +631,7 @@ static int do_show(int argc, char **argv)
 	/* Two passes: measure, then print. */
 	for (pass = 0; pass < 2; pass++) {
 		if (pass)
-			print_row(head, width, SHOW_COLS);
+			print_row(head, width, SHOW_COLS, 0, NULL);
 		else
 			widen(width, head, SHOW_COLS);
 		for (t = 0; t < tcspan_state__topology_count(st); t++) {
@@ -473,7 +643,7 @@ static int do_show(int argc, char **argv)
 				c[0] = tcspan_state__topology_name(st, t);
 				rule_cells(&ri, c);
 				if (pass)
-					print_row(c, width, SHOW_COLS);
+					print_row(c, width, SHOW_COLS, 0, ri.problem ? RED : NULL);
 				else
 					widen(width, c, SHOW_COLS);
 			}
@@ -496,36 +666,70 @@ out:
 	return 0;
 }
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
-
 struct counter {
 	char *key;
 	uint64_t packets, bytes;
 };
 
-static int print_stats(const char *name, unsigned int interval, struct counter **prev,
-		       size_t *n_prev)
+/* One row of `stats`: TOPOLOGY RULE PACKETS BYTES [PPS BPS], as text. */
+#define STATS_COLS 6
+#define STATS_NUMBERS 0x3c	/* columns 2-5 are right-aligned */
+
+struct stats_row {
+	char cell[STATS_COLS][32];
+	const char *topology, *rule;
+};
+
+static void print_stats_table(const struct stats_row *rows, size_t n, bool rates)
+{
+	static const char *const head[STATS_COLS] = {
+		"TOPOLOGY", "RULE", "PACKETS", "BYTES", "PPS", "BPS",
+	};
+	int width[STATS_COLS] = {}, cols = rates ? STATS_COLS : 4;
+	const char *c[STATS_COLS];
+	size_t r;
+	int i;
+
+	widen(width, head, cols);
+	for (r = 0; r < n; r++) {
+		c[0] = rows[r].topology;
+		c[1] = rows[r].rule;
+		for (i = 2; i < cols; i++)
+			c[i] = rows[r].cell[i];
+		widen(width, c, cols);
+	}
+	print_row(head, width, cols, STATS_NUMBERS, NULL);
+	for (r = 0; r < n; r++) {
+		c[0] = rows[r].topology;
+		c[1] = rows[r].rule;
+		for (i = 2; i < cols; i++)
+			c[i] = rows[r].cell[i];
+		print_row(c, width, cols, STATS_NUMBERS, NULL);
+	}
+}
+
+/*
+ * Print the counters of `name` (NULL: every topology); with `interval`,
+ * rates against `prev`, which then holds these counters.  On a terminal,
+ * a --watch frame redraws the screen in place, as watch(1) does.
+ */
+static int print_stats(const char *name, unsigned int interval, bool redraw,
+		       struct counter **prev, size_t *n_prev)
 {
 	struct tcspan_error *err = tcspan_error__new();
+	struct stats_row *rows = NULL;
 	struct counter *next = NULL;
 	size_t n_next = 0, t, r, i;
 	struct tcspan_state *st;
+	int status = 1;
+
 	st = tcspan_state__observe(name, err);
 	if (!st) {
 		print_errors(err);
-		tcspan_error__free(err);
-		return 1;
+		goto out;
 	}
 	if (json)
 		printf("{\"topologies\": [");
-	else
-		printf("%-16s %-24s %14s %16s%s\n", "TOPOLOGY", "RULE", "PACKETS", "BYTES",
-		       interval ? "        PPS          BPS" : "");
 	for (t = 0; t < tcspan_state__topology_count(st); t++) {
 		const char *tname = tcspan_state__topology_name(st, t);
 
@@ -537,24 +741,40 @@ static int print_stats(const char *name, unsigned int interval, struct counter *
 		for (r = 0; r < tcspan_state__rule_count(st, t); r++) {
 			struct tcspan_rule_info ri;
 			double pps = 0, bps = 0;
+			struct stats_row *row;
 			struct counter *c;
 
 			tcspan_state__rule(st, t, r, &ri);
 			c = realloc(next, (n_next + 1) * sizeof(*c));
-			if (!c)
-				break;
-			next = c;
-			c = &next[n_next++];
+			row = realloc(rows, (n_next + 1) * sizeof(*row));
+			if (c)
+				next = c;
+			if (row)
+				rows = row;
+			if (!c || !row) {
+				fprintf(stderr, "tcspan: error: out of memory\n");
+				goto out;
+			}
+			c = &next[n_next];
+			row = &rows[n_next++];
 			if (asprintf(&c->key, "%s/%s", tname, ri.name) < 0)
 				c->key = NULL;
 			c->packets = ri.packets;
 			c->bytes = ri.bytes;
 			for (i = 0; interval && c->key && i < *n_prev; i++) {
-				if (!strcmp((*prev)[i].key, c->key)) {
+				if ((*prev)[i].key && !strcmp((*prev)[i].key, c->key)) {
 					pps = (double)(ri.packets - (*prev)[i].packets) / interval;
 					bps = (double)(ri.bytes - (*prev)[i].bytes) * 8 / interval;
 				}
 			}
+			row->topology = tname;
+			row->rule = ri.name;
+			snprintf(row->cell[2], sizeof(row->cell[2]), "%llu",
+				 (unsigned long long)ri.packets);
+			snprintf(row->cell[3], sizeof(row->cell[3]), "%llu",
+				 (unsigned long long)ri.bytes);
+			snprintf(row->cell[4], sizeof(row->cell[4]), "%.1f", pps);
+			snprintf(row->cell[5], sizeof(row->cell[5]), "%.1f", bps);
 			if (json) {
 				printf("%s{\"name\": ", r ? ", " : "");
 				json_string(ri.name);
@@ -564,29 +784,32 @@ static int print_stats(const char *name, unsigned int interval, struct counter *
 				if (interval)
 					printf(", \"pps\": %.1f, \"bps\": %.1f", pps, bps);
 				putchar('}');
-			} else {
-				printf("%-16s %-24s %14llu %16llu", tname, ri.name,
-				       (unsigned long long)ri.packets,
-				       (unsigned long long)ri.bytes);
-				if (interval)
-					printf(" %10.1f %12.1f", pps, bps);
-				putchar('\n');
 			}
 		}
 		if (json)
 			printf("]}");
 	}
-	if (json)
+	if (json) {
 		printf("]}\n");
+	} else {
+		if (redraw)
+			fputs("\033[H\033[J", stdout);
+		else if (interval)
+			putchar('\n');
+		print_stats_table(rows, n_next, interval || redraw);
+	}
 	fflush(stdout);
+	status = 0;
+out:
 	for (i = 0; i < *n_prev; i++)
 		free((*prev)[i].key);
 	free(*prev);
 	*prev = next;
 	*n_prev = n_next;
+	free(rows);
 	tcspan_state__free(st);
 	tcspan_error__free(err);
-	return 0;
+	return status;
 }
 
 static int do_stats(int argc, char **argv)
@@ -595,6 +818,7 @@ static int do_stats(int argc, char **argv)
 	size_t n_prev = 0, i;
 	const char *name;
 	struct cmd_opts o;
+	bool redraw;
 	int status;
 
 	if (parse_opts(argc, argv, &o, "w"))
@@ -604,7 +828,9 @@ static int do_stats(int argc, char **argv)
 		return 1;
 	}
 	name = argc - o.optind == 1 ? argv[o.optind] : NULL;
-	status = print_stats(name, 0, &prev, &n_prev);
+	/* Frames after the first redraw in place on a terminal, else follow on. */
+	redraw = o.watch && !json && isatty(STDOUT_FILENO);
+	status = print_stats(name, 0, redraw, &prev, &n_prev);
 	if (o.watch) {
 		signal(SIGINT, on_signal);
 		signal(SIGTERM, on_signal);
@@ -612,9 +838,7 @@ static int do_stats(int argc, char **argv)
 			sleep(o.watch);
 			if (stop)
 				break;
-			if (!json)
-				putchar('\n');
-			status = print_stats(name, o.watch, &prev, &n_prev);
+			status = print_stats(name, o.watch, redraw, &prev, &n_prev);
 		}
 	}
 	for (i = 0; i < n_prev; i++)
@@ -650,12 +874,14 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "color", required_argument, NULL, 'C' },
 		{}
 	};
+	const char *when = "auto";
 	size_t i;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+jvqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -672,10 +898,24 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("tcspan %s\n", TCSPAN_VERSION);
 			return 0;
+		case 'C':
+			when = optarg;
+			break;
 		default:
 			fputs(usage_text, stderr);
 			return 1;
 		}
+	}
+	if (!strcmp(when, "always")) {
+		color_out = color_err = true;
+	} else if (!strcmp(when, "auto")) {
+		/* As ls and git do; NO_COLOR (no-color.org) turns auto off. */
+		color_out = !getenv("NO_COLOR") && isatty(STDOUT_FILENO);
+		color_err = !getenv("NO_COLOR") && isatty(STDERR_FILENO);
+	} else if (strcmp(when, "never")) {
+		fprintf(stderr, "tcspan: error: --color: \"%s\" is not auto, always or never\n",
+			when);
+		return 1;
 	}
 	if (optind >= argc) {
 		fputs(usage_text, stderr);

@@ -25,20 +25,25 @@ extern "C" {
 
 #define TCSPAN_VERSION "0.1.0"
 
+/* What the shared library exports; everything else in it is hidden. */
+#ifndef TCSPAN_API
+#define TCSPAN_API __attribute__((visibility("default")))
+#endif
+
 /* ---- errors and logging ------------------------------------------------ */
 
 struct tcspan_error;
 
 /* A new, empty error object; NULL and errno on failure. */
-struct tcspan_error *tcspan_error__new(void);
+TCSPAN_API struct tcspan_error *tcspan_error__new(void);
 /* Free it; NULL is accepted. */
-void tcspan_error__free(struct tcspan_error *err);
+TCSPAN_API void tcspan_error__free(struct tcspan_error *err);
 /* Drop all messages, keep the object. */
-void tcspan_error__clear(struct tcspan_error *err);
+TCSPAN_API void tcspan_error__clear(struct tcspan_error *err);
 /* How many messages it holds. */
-size_t tcspan_error__count(const struct tcspan_error *err);
+TCSPAN_API size_t tcspan_error__count(const struct tcspan_error *err);
 /* Message i (0-based), or NULL when out of range.  Owned by err. */
-const char *tcspan_error__message(const struct tcspan_error *err, size_t i);
+TCSPAN_API const char *tcspan_error__message(const struct tcspan_error *err, size_t i);
 
 enum tcspan_print_level {
 	TCSPAN_WARN,
@@ -53,7 +58,7 @@ typedef int (*tcspan_print_fn_t)(enum tcspan_print_level level,
  * Set the logging callback (NULL: log nothing, the default).  Returns the
  * previous one.  Messages end with a newline.
  */
-tcspan_print_fn_t tcspan_set_print(tcspan_print_fn_t fn);
+TCSPAN_API tcspan_print_fn_t tcspan_set_print(tcspan_print_fn_t fn);
 
 /* ---- topology: a parsed and validated file ------------------------------ */
 
@@ -64,13 +69,13 @@ struct tcspan_topology;
  * returned, errno is set (EINVAL for a file with errors) and every problem
  * of the file is in `err`, one message each.
  */
-struct tcspan_topology *tcspan_topology__from_file(const char *path,
+TCSPAN_API struct tcspan_topology *tcspan_topology__from_file(const char *path,
 						   struct tcspan_error *err);
 
 /*
  * The same for YAML held in memory; `file` is the name used in messages.
  */
-struct tcspan_topology *tcspan_topology__from_buffer(const char *file,
+TCSPAN_API struct tcspan_topology *tcspan_topology__from_buffer(const char *file,
 						     const char *buf, size_t len,
 						     struct tcspan_error *err);
 
@@ -78,16 +83,16 @@ struct tcspan_topology *tcspan_topology__from_buffer(const char *file,
  * Checks that need the running system but change nothing: every namespace
  * an endpoint names is listed in the file or exists now.  0 or -EINVAL.
  */
-int tcspan_topology__check_system(const struct tcspan_topology *topo,
+TCSPAN_API int tcspan_topology__check_system(const struct tcspan_topology *topo,
 				  struct tcspan_error *err);
 
 /* The topology's `name`.  Owned by topo. */
-const char *tcspan_topology__name(const struct tcspan_topology *topo);
+TCSPAN_API const char *tcspan_topology__name(const struct tcspan_topology *topo);
 /* How many rules it has. */
-size_t tcspan_topology__rule_count(const struct tcspan_topology *topo);
+TCSPAN_API size_t tcspan_topology__rule_count(const struct tcspan_topology *topo);
 
 /* Free it; NULL is accepted. */
-void tcspan_topology__free(struct tcspan_topology *topo);
+TCSPAN_API void tcspan_topology__free(struct tcspan_topology *topo);
 
 /* ---- plan: what it takes to make the kernel match a topology ------------ */
 
@@ -129,7 +134,7 @@ struct tcspan_plan_opts {
  * `topo`.  Takes the lock.  NULL and errno on failure (a collision with an
  * object tcspan did not create is EEXIST, its name in `err`).
  */
-struct tcspan_plan *tcspan_plan__new(const struct tcspan_topology *topo,
+TCSPAN_API struct tcspan_plan *tcspan_plan__new(const struct tcspan_topology *topo,
 				     const struct tcspan_plan_opts *opts,
 				     struct tcspan_error *err);
 
@@ -137,16 +142,16 @@ struct tcspan_plan *tcspan_plan__new(const struct tcspan_topology *topo,
  * A plan that removes everything topology `name` owns (what `destroy`
  * does).  A name that owns nothing gives an empty plan.
  */
-struct tcspan_plan *tcspan_plan__new_destroy(const char *name,
+TCSPAN_API struct tcspan_plan *tcspan_plan__new_destroy(const char *name,
 					     const struct tcspan_plan_opts *opts,
 					     struct tcspan_error *err);
 
 /* The number of user-visible changes, and change i of them. */
-size_t tcspan_plan__change_count(const struct tcspan_plan *plan);
-const struct tcspan_change *tcspan_plan__change(const struct tcspan_plan *plan,
+TCSPAN_API size_t tcspan_plan__change_count(const struct tcspan_plan *plan);
+TCSPAN_API const struct tcspan_change *tcspan_plan__change(const struct tcspan_plan *plan,
 						size_t i);
 /* How many changes of one op. */
-size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op);
+TCSPAN_API size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op);
 
 /*
  * Carry the plan out.  All or nothing: when the kernel refuses a step, every
@@ -154,10 +159,10 @@ size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op);
  * negative errno is returned; -ENOTRECOVERABLE means some step could not be
  * undone (each is named in `err`).  An empty plan sends nothing.
  */
-int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err);
+TCSPAN_API int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err);
 
 /* Free it and release the lock; NULL is accepted. */
-void tcspan_plan__free(struct tcspan_plan *plan);
+TCSPAN_API void tcspan_plan__free(struct tcspan_plan *plan);
 
 /* ---- state: what tcspan owns now, read from the kernel alone ------------ */
 
@@ -181,20 +186,54 @@ struct tcspan_rule_info {
  * Read what tcspan owns in the caller's namespace and every named one.
  * `name` NULL: all topologies; otherwise only that one.
  */
-struct tcspan_state *tcspan_state__observe(const char *name,
+TCSPAN_API struct tcspan_state *tcspan_state__observe(const char *name,
 					   struct tcspan_error *err);
-size_t tcspan_state__topology_count(const struct tcspan_state *st);
-const char *tcspan_state__topology_name(const struct tcspan_state *st, size_t t);
-size_t tcspan_state__rule_count(const struct tcspan_state *st, size_t t);
+TCSPAN_API size_t tcspan_state__topology_count(const struct tcspan_state *st);
+TCSPAN_API const char *tcspan_state__topology_name(const struct tcspan_state *st, size_t t);
+TCSPAN_API size_t tcspan_state__rule_count(const struct tcspan_state *st, size_t t);
 /* Fill `info` for rule r of topology t; strings are owned by st. */
-int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,
+TCSPAN_API int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,
 		       struct tcspan_rule_info *info);
 /* Owned namespaces ("NAME") and links ("A -- B"). */
-size_t tcspan_state__namespace_count(const struct tcspan_state *st, size_t t);
-const char *tcspan_state__namespace(const struct tcspan_state *st, size_t t, size_t i);
-size_t tcspan_state__link_count(const struct tcspan_state *st, size_t t);
-const char *tcspan_state__link(const struct tcspan_state *st, size_t t, size_t i);
-void tcspan_state__free(struct tcspan_state *st);
+TCSPAN_API size_t tcspan_state__namespace_count(const struct tcspan_state *st, size_t t);
+TCSPAN_API const char *tcspan_state__namespace(const struct tcspan_state *st, size_t t, size_t i);
+TCSPAN_API size_t tcspan_state__link_count(const struct tcspan_state *st, size_t t);
+TCSPAN_API const char *tcspan_state__link(const struct tcspan_state *st, size_t t, size_t i);
+TCSPAN_API void tcspan_state__free(struct tcspan_state *st);
+
+/* ---- watch: wait for the kernel to change under a topology -------------- */
+
+struct tcspan_watch;
+
+/*
+ * Listen for changes that may concern `topo`: rtnetlink notifications of
+ * links, addresses and tc objects in every namespace it names (those that
+ * exist now) and namespaces coming and going under /run/netns.  Make the
+ * watch before planning, so that no change between the plan and the wait
+ * is missed.  NULL and errno on failure.
+ */
+TCSPAN_API struct tcspan_watch *tcspan_watch__new(const struct tcspan_topology *topo,
+						  struct tcspan_error *err);
+
+/*
+ * Sleep until the kernel reports a change (no polling), then until the
+ * burst has been quiet for 100 ms (at most 1 s), reading every
+ * notification.  `timeout_ms` -1 waits without limit.  Returns 1 after a
+ * change, 0 on timeout, -EINTR when a signal came, or a negative errno.
+ * A change is any notification, including those that apply itself causes:
+ * plan again to see whether it matters.
+ */
+TCSPAN_API int tcspan_watch__wait(struct tcspan_watch *w, int timeout_ms);
+
+/*
+ * A descriptor that polls readable when a change is waiting (an epoll fd
+ * that the watch owns), for callers that wait on more than the kernel: poll
+ * it, then call tcspan_watch__wait(w, 0) to take the change.
+ */
+TCSPAN_API int tcspan_watch__fd(const struct tcspan_watch *w);
+
+/* Close it; NULL is accepted. */
+TCSPAN_API void tcspan_watch__free(struct tcspan_watch *w);
 
 #ifdef __cplusplus
 }

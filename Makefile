@@ -5,7 +5,7 @@
 # make check      deps, build, unit + BPF + integration tests (as root)
 # make demo       bring up configs/demo.yaml, show mirrored traffic, tear down
 # make bench      measurements side by side (root); QUICK=1 for a short run
-# make install    PREFIX=/usr/local DESTDIR=
+# make install    PREFIX=/usr/local DESTDIR=   (make uninstall: the same files)
 # make clean      remove build/
 # V=1             show the commands
 
@@ -16,6 +16,12 @@ PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 LIBDIR	?= $(PREFIX)/lib
 INCDIR	?= $(PREFIX)/include
+PCDIR	?= $(LIBDIR)/pkgconfig
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+VERSION	:= $(shell sed -n 's/^\#define TCSPAN_VERSION "\(.*\)"/\1/p' lib/tcspan.h)
 
 BUILD	:= build
 CC	?= gcc
@@ -34,7 +40,8 @@ endif
 # Debian 12 packages: build, BPF toolchain, tests, demo.
 DEB_PKGS := build-essential pkg-config clang llvm libnl-3-dev libnl-route-3-dev \
 	    libbpf-dev libelf-dev zlib1g-dev libyaml-dev bpftool iproute2 \
-	    tcpdump jq valgrind iputils-ping procps
+	    tcpdump jq valgrind iputils-ping procps systemd groff-base man-db \
+	    bash-completion python3-yaml python3-kubernetes
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -60,11 +67,15 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
 SONAME	  := libtcspan.so.0
+REALNAME  := libtcspan.so.$(VERSION)
 LIB_A	  := $(BUILD)/libtcspan.a
 LIB_SO	  := $(BUILD)/$(SONAME)
+LIB_MAP	  := lib/libtcspan.map
 TCSPAN	  := $(BUILD)/tcspan
+PC	  := $(BUILD)/tcspan.pc
+UNIT	  := $(BUILD)/tcspan@.service
 
-all: $(LIB_A) $(LIB_SO) $(TCSPAN)
+all: $(LIB_A) $(LIB_SO) $(TCSPAN) $(PC) $(UNIT)
 
 # ---- BPF: objects, then skeletons that the library embeds -----------------
 ARCH_INC := -I/usr/include/$(shell $(CC) -dumpmachine)
@@ -88,9 +99,28 @@ $(LIB_A): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJS)
+# The library exports what tcspan.h marks TCSPAN_API and nothing else:
+# hidden by default, and a version script that names the public symbols.
+$(LIB_OBJS): override CFLAGS += -fvisibility=hidden
+
+$(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
 	$(call msg,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(LIB_MAP) \
+		$(LDFLAGS) $(LIB_OBJS) -o $@ $(LDLIBS)
+
+# tcspan.pc and the unit hold installation paths: remade when they change.
+PATHS := $(PREFIX) $(SBINDIR) $(LIBDIR) $(INCDIR) $(SYSCONFDIR)
+$(BUILD)/paths: FORCE | $(BUILD)/lib
+	$(Q)echo '$(PATHS)' | cmp -s - $@ || echo '$(PATHS)' > $@
+
+$(PC): lib/tcspan.pc.in lib/tcspan.h $(BUILD)/paths
+	$(call msg,GEN,$@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(UNIT): cmd/tcspan@.service.in $(BUILD)/paths
+	$(call msg,GEN,$@)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
 
 $(TCSPAN): $(CMD_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
@@ -142,18 +172,35 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/demo $(TCSPAN) configs/demo.yaml
 
+INSTALLED = $(SBINDIR)/tcspan $(LIBDIR)/libtcspan.a $(LIBDIR)/$(REALNAME) \
+	    $(LIBDIR)/$(SONAME) $(LIBDIR)/libtcspan.so $(INCDIR)/tcspan.h \
+	    $(PCDIR)/tcspan.pc $(MANDIR)/man8/tcspan.8 $(MANDIR)/man5/tcspan.yaml.5 \
+	    $(BASHCOMPDIR)/tcspan $(UNITDIR)/tcspan@.service
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)
-	install -m 0755 $(TCSPAN) $(DESTDIR)$(SBINDIR)/tcspan
-	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtcspan.so
-	install -m 0644 lib/tcspan.h $(DESTDIR)$(INCDIR)/tcspan.h
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(UNITDIR)
+	$(Q)install -m 0755 $(TCSPAN) $(DESTDIR)$(SBINDIR)/tcspan
+	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libtcspan.a
+	$(Q)install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	$(Q)ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtcspan.so
+	$(Q)install -m 0644 lib/tcspan.h $(DESTDIR)$(INCDIR)/tcspan.h
+	$(Q)install -m 0644 $(PC) $(DESTDIR)$(PCDIR)/tcspan.pc
+	$(Q)install -m 0644 cmd/tcspan.8 $(DESTDIR)$(MANDIR)/man8/tcspan.8
+	$(Q)install -m 0644 cmd/tcspan.yaml.5 $(DESTDIR)$(MANDIR)/man5/tcspan.yaml.5
+	$(Q)install -m 0644 cmd/tcspan.bash $(DESTDIR)$(BASHCOMPDIR)/tcspan
+	$(Q)install -m 0644 $(UNIT) $(DESTDIR)$(UNITDIR)/tcspan@.service
+
+uninstall:
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps unit tools check bench demo install clean
+FORCE:
+.PHONY: all deps unit tools check bench demo install uninstall clean FORCE
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
 -include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/tools/*.d \

@@ -70,21 +70,21 @@ struct tcspan_topology;
  * of the file is in `err`, one message each.
  */
 TCSPAN_API struct tcspan_topology *tcspan_topology__from_file(const char *path,
-						   struct tcspan_error *err);
+							      struct tcspan_error *err);
 
 /*
  * The same for YAML held in memory; `file` is the name used in messages.
  */
 TCSPAN_API struct tcspan_topology *tcspan_topology__from_buffer(const char *file,
-						     const char *buf, size_t len,
-						     struct tcspan_error *err);
+								const char *buf, size_t len,
+								struct tcspan_error *err);
 
 /*
  * Checks that need the running system but change nothing: every namespace
  * an endpoint names is listed in the file or exists now.  0 or -EINVAL.
  */
 TCSPAN_API int tcspan_topology__check_system(const struct tcspan_topology *topo,
-				  struct tcspan_error *err);
+					     struct tcspan_error *err);
 
 /* The topology's `name`.  Owned by topo. */
 TCSPAN_API const char *tcspan_topology__name(const struct tcspan_topology *topo);
@@ -135,21 +135,21 @@ struct tcspan_plan_opts {
  * object tcspan did not create is EEXIST, its name in `err`).
  */
 TCSPAN_API struct tcspan_plan *tcspan_plan__new(const struct tcspan_topology *topo,
-				     const struct tcspan_plan_opts *opts,
-				     struct tcspan_error *err);
+						const struct tcspan_plan_opts *opts,
+						struct tcspan_error *err);
 
 /*
  * A plan that removes everything topology `name` owns (what `destroy`
  * does).  A name that owns nothing gives an empty plan.
  */
 TCSPAN_API struct tcspan_plan *tcspan_plan__new_destroy(const char *name,
-					     const struct tcspan_plan_opts *opts,
-					     struct tcspan_error *err);
+							const struct tcspan_plan_opts *opts,
+							struct tcspan_error *err);
 
 /* The number of user-visible changes, and change i of them. */
 TCSPAN_API size_t tcspan_plan__change_count(const struct tcspan_plan *plan);
 TCSPAN_API const struct tcspan_change *tcspan_plan__change(const struct tcspan_plan *plan,
-						size_t i);
+							   size_t i);
 /* How many changes of one op. */
 TCSPAN_API size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op);
 
@@ -183,22 +183,31 @@ struct tcspan_rule_info {
 };
 
 /*
- * Read what tcspan owns in the caller's namespace and every named one.
- * `name` NULL: all topologies; otherwise only that one.
+ * Read what tcspan owns in the caller's namespace and every named one, from
+ * the kernel alone (cookies, filter names, link aliases, pinned maps); no
+ * file and no lock are needed.  `name` NULL: all topologies; otherwise only
+ * that one (none, when it owns nothing).  NULL and errno on failure.
  */
 TCSPAN_API struct tcspan_state *tcspan_state__observe(const char *name,
-					   struct tcspan_error *err);
+						      struct tcspan_error *err);
+/* How many topologies own something, sorted by name; and the name of t. */
 TCSPAN_API size_t tcspan_state__topology_count(const struct tcspan_state *st);
 TCSPAN_API const char *tcspan_state__topology_name(const struct tcspan_state *st, size_t t);
+/* How many rules topology t has in the kernel. */
 TCSPAN_API size_t tcspan_state__rule_count(const struct tcspan_state *st, size_t t);
-/* Fill `info` for rule r of topology t; strings are owned by st. */
+/*
+ * Fill `info` for rule r of topology t; its strings are owned by st.
+ * 0, or -ENOENT when t or r is out of range.
+ */
 TCSPAN_API int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,
-		       struct tcspan_rule_info *info);
-/* Owned namespaces ("NAME") and links ("A -- B"). */
+				  struct tcspan_rule_info *info);
+/* The namespaces topology t created ("NAME"), and namespace i of them. */
 TCSPAN_API size_t tcspan_state__namespace_count(const struct tcspan_state *st, size_t t);
 TCSPAN_API const char *tcspan_state__namespace(const struct tcspan_state *st, size_t t, size_t i);
+/* The veth links topology t created ("NETNS/DEV -- NETNS/DEV"), and link i. */
 TCSPAN_API size_t tcspan_state__link_count(const struct tcspan_state *st, size_t t);
 TCSPAN_API const char *tcspan_state__link(const struct tcspan_state *st, size_t t, size_t i);
+/* Free it; NULL is accepted. */
 TCSPAN_API void tcspan_state__free(struct tcspan_state *st);
 
 /* ---- watch: wait for the kernel to change under a topology -------------- */

@@ -43,8 +43,10 @@ static const char usage_text[] =
 	"  apply FILE [--dry-run] [--wait SEC] [--watch [--destroy-on-exit]]\n"
 	"                                make the kernel match FILE; with --watch,\n"
 	"                                again whenever an owned object changes\n"
-	"  show [NAME]                   what tcspan owns now, by topology and rule\n"
-	"  stats [NAME] [--watch SEC]    per-rule packets and bytes\n"
+	"  show [NAME] [--dev [NETNS/]DEV]\n"
+	"                                what tcspan owns now, by topology and rule\n"
+	"  stats [NAME] [--dev [NETNS/]DEV] [--watch SEC]\n"
+	"                                per-rule packets and bytes\n"
 	"  destroy NAME|FILE [--wait SEC]\n"
 	"                                remove everything that topology owns\n"
 	"  help                          print this text\n"
@@ -187,6 +189,7 @@ struct cmd_opts {
 	bool keep_applying, destroy_on_exit;	/* apply --watch [--destroy-on-exit] */
 	unsigned int wait;
 	unsigned int watch;			/* stats --watch SEC */
+	const char *dev;			/* show/stats --dev [NETNS/]DEV */
 	int optind;
 };
 
@@ -202,6 +205,7 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 		{ "detailed-exitcode", no_argument, NULL, 'd' },
 		{ "wait", required_argument, NULL, 'W' },
 		{ "watch", required_argument, NULL, 'w' },
+		{ "dev", required_argument, NULL, 'D' },
 		{}
 	};
 	static const struct option apply_longopts[] = {
@@ -215,8 +219,9 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", strchr(allowed, 'a') ? apply_longopts :
+	/* 0: start afresh, and permute, so options may follow FILE or NAME. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", strchr(allowed, 'a') ? apply_longopts :
 				longopts, NULL)) != -1) {
 		if (c == '?' || !strchr(allowed, c)) {
 			if (c != '?')
@@ -236,6 +241,9 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 			break;
 		case 'x':
 			o->destroy_on_exit = true;
+			break;
+		case 'D':
+			o->dev = optarg;
 			break;
 		case 'W':
 		case 'w':
@@ -516,6 +524,12 @@ out:
 	return status;
 }
 
+/* show/stats --dev: rules taken from DEV or sent to it ("NETNS/DEV" or "DEV"). */
+static bool on_dev(const struct tcspan_rule_info *ri, const char *dev)
+{
+	return !dev || !strcmp(ri->from, dev) || !strcmp(ri->to, dev);
+}
+
 /* Columns as wide as their widest cell, like `ip -br`. */
 #define SHOW_COLS 8
 
@@ -561,20 +575,24 @@ static int do_show(int argc, char **argv)
 		"TOPOLOGY", "RULE", "ACTION", "FROM", "DIRECTION", "TO", "TO_DIR", "DATAPATH",
 	};
 	struct tcspan_error *err = tcspan_error__new();
-	struct tcspan_state *st;
-	int width[SHOW_COLS] = {}, pass;
+	struct tcspan_state *st = NULL;
+	int width[SHOW_COLS] = {}, pass, status = 1;
+	const char *name;
+	struct cmd_opts o;
 	size_t t, r, i;
+	bool first;
 
-	if (argc > 2) {
+	if (parse_opts(argc, argv, &o, "D"))
+		goto fail;
+	if (argc - o.optind > 1) {
 		fprintf(stderr, "tcspan: error: show takes at most one NAME\n");
-		tcspan_error__free(err);
-		return 1;
+		goto fail;
 	}
-	st = tcspan_state__observe(argc == 2 ? argv[1] : NULL, err);
+	name = argc - o.optind == 1 ? argv[o.optind] : NULL;
+	st = tcspan_state__observe(name, err);
 	if (!st) {
 		print_errors(err);
-		tcspan_error__free(err);
-		return 1;
+		goto fail;
 	}
 	if (json) {
 		printf("{\"topologies\": [");
@@ -582,11 +600,14 @@ static int do_show(int argc, char **argv)
 			printf("%s{\"name\": ", t ? ", " : "");
 			json_string(tcspan_state__topology_name(st, t));
 			printf(", \"rules\": [");
-			for (r = 0; r < tcspan_state__rule_count(st, t); r++) {
+			for (r = 0, first = true; r < tcspan_state__rule_count(st, t); r++) {
 				struct tcspan_rule_info ri;
 
 				tcspan_state__rule(st, t, r, &ri);
-				printf("%s{\"name\": ", r ? ", " : "");
+				if (!on_dev(&ri, o.dev))
+					continue;
+				printf("%s{\"name\": ", first ? "" : ", ");
+				first = false;
 				json_string(ri.name);
 				printf(", \"action\": ");
 				json_string(ri.action);
@@ -624,8 +645,8 @@ static int do_show(int argc, char **argv)
 	}
 	if (!tcspan_state__topology_count(st)) {
 		if (!quiet)
-			printf("tcspan owns nothing%s%s.\n", argc == 2 ? " named " : "",
-			       argc == 2 ? argv[1] : "");
+			printf("tcspan owns nothing%s%s.\n", name ? " named " : "",
+			       name ? name : "");
 		goto out;
 	}
 	/* Two passes: measure, then print. */
@@ -640,6 +661,8 @@ static int do_show(int argc, char **argv)
 				const char *c[SHOW_COLS];
 
 				tcspan_state__rule(st, t, r, &ri);
+				if (!on_dev(&ri, o.dev))
+					continue;
 				c[0] = tcspan_state__topology_name(st, t);
 				rule_cells(&ri, c);
 				if (pass)
@@ -649,7 +672,8 @@ static int do_show(int argc, char **argv)
 			}
 		}
 	}
-	for (t = 0; t < tcspan_state__topology_count(st); t++) {
+	/* With --dev the question was about rules only. */
+	for (t = 0; !o.dev && t < tcspan_state__topology_count(st); t++) {
 		if (tcspan_state__namespace_count(st, t)) {
 			printf("%s namespaces:", tcspan_state__topology_name(st, t));
 			for (i = 0; i < tcspan_state__namespace_count(st, t); i++)
@@ -661,9 +685,11 @@ static int do_show(int argc, char **argv)
 			       tcspan_state__link(st, t, i));
 	}
 out:
+	status = 0;
+fail:
 	tcspan_state__free(st);
 	tcspan_error__free(err);
-	return 0;
+	return status;
 }
 
 struct counter {
@@ -713,8 +739,8 @@ static void print_stats_table(const struct stats_row *rows, size_t n, bool rates
  * rates against `prev`, which then holds these counters.  On a terminal,
  * a --watch frame redraws the screen in place, as watch(1) does.
  */
-static int print_stats(const char *name, unsigned int interval, bool redraw,
-		       struct counter **prev, size_t *n_prev)
+static int print_stats(const char *name, const char *dev, unsigned int interval,
+		       bool redraw, struct counter **prev, size_t *n_prev)
 {
 	struct tcspan_error *err = tcspan_error__new();
 	struct stats_row *rows = NULL;
@@ -722,6 +748,7 @@ static int print_stats(const char *name, unsigned int interval, bool redraw,
 	size_t n_next = 0, t, r, i;
 	struct tcspan_state *st;
 	int status = 1;
+	bool first;
 
 	st = tcspan_state__observe(name, err);
 	if (!st) {
@@ -738,6 +765,7 @@ static int print_stats(const char *name, unsigned int interval, bool redraw,
 			json_string(tname);
 			printf(", \"rules\": [");
 		}
+		first = true;
 		for (r = 0; r < tcspan_state__rule_count(st, t); r++) {
 			struct tcspan_rule_info ri;
 			double pps = 0, bps = 0;
@@ -745,6 +773,8 @@ static int print_stats(const char *name, unsigned int interval, bool redraw,
 			struct counter *c;
 
 			tcspan_state__rule(st, t, r, &ri);
+			if (!on_dev(&ri, dev))
+				continue;
 			c = realloc(next, (n_next + 1) * sizeof(*c));
 			row = realloc(rows, (n_next + 1) * sizeof(*row));
 			if (c)
@@ -776,7 +806,8 @@ static int print_stats(const char *name, unsigned int interval, bool redraw,
 			snprintf(row->cell[4], sizeof(row->cell[4]), "%.1f", pps);
 			snprintf(row->cell[5], sizeof(row->cell[5]), "%.1f", bps);
 			if (json) {
-				printf("%s{\"name\": ", r ? ", " : "");
+				printf("%s{\"name\": ", first ? "" : ", ");
+				first = false;
 				json_string(ri.name);
 				printf(", \"packets\": %llu, \"bytes\": %llu",
 				       (unsigned long long)ri.packets,
@@ -821,7 +852,7 @@ static int do_stats(int argc, char **argv)
 	bool redraw;
 	int status;
 
-	if (parse_opts(argc, argv, &o, "w"))
+	if (parse_opts(argc, argv, &o, "wD"))
 		return 1;
 	if (argc - o.optind > 1) {
 		fprintf(stderr, "tcspan: error: stats takes at most one NAME\n");
@@ -830,7 +861,7 @@ static int do_stats(int argc, char **argv)
 	name = argc - o.optind == 1 ? argv[o.optind] : NULL;
 	/* Frames after the first redraw in place on a terminal, else follow on. */
 	redraw = o.watch && !json && isatty(STDOUT_FILENO);
-	status = print_stats(name, 0, redraw, &prev, &n_prev);
+	status = print_stats(name, o.dev, 0, redraw, &prev, &n_prev);
 	if (o.watch) {
 		signal(SIGINT, on_signal);
 		signal(SIGTERM, on_signal);
@@ -838,7 +869,7 @@ static int do_stats(int argc, char **argv)
 			sleep(o.watch);
 			if (stop)
 				break;
-			status = print_stats(name, o.watch, redraw, &prev, &n_prev);
+			status = print_stats(name, o.dev, o.watch, redraw, &prev, &n_prev);
 		}
 	}
 	for (i = 0; i < n_prev; i++)

@@ -1269,6 +1269,12 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 			"is not supported by this version of tcspan",
 			topo->devices[i].ep.dev,
 			topo->devices[i].kind == TCSPAN_DEVICE_VXLAN ? "vxlan" : "ifb");
+	/* auto runs on tc; a rule that insists on XDP must not end up there. */
+	for (i = 0; topo && i < topo->n_rules; i++)
+		if (topo->rules[i].datapath == TCSPAN_DATAPATH_XDP)
+			fail_at(&p, &topo->rules[i].mark, "rule \"%s\": datapath: xdp is not "
+				"supported by this version of tcspan (use auto or tc)",
+				topo->rules[i].name);
 	plan_namespaces(&p);
 	plan_links(&p);
 	plan_doomed_filters(&p);

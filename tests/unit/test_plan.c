@@ -387,6 +387,36 @@ static void test_missing_device(void)
 	teardown(&f);
 }
 
+/* What this version cannot build is refused at plan time, naming the line. */
+static void test_unsupported(void)
+{
+	struct fixture f;
+	int ret;
+
+	setup(&f);
+	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+	f.rules[0].datapath = TCSPAN_DATAPATH_XDP;
+	ret = run(&f, false);
+	unit_result(ret != 0 && tcspan_error__count(f.err) == 1 &&
+		    !strcmp(tcspan_error__message(f.err, 0),
+			    "lab.yaml:10:5: error: rule \"fast\": datapath: xdp is not supported "
+			    "by this version of tcspan (use auto or tc)") &&
+		    f.res.n_ops == 0,
+		    "plan: datapath: xdp is refused at the rule's line, planning nothing",
+		    "ret %d: %s", ret,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+
+	setup(&f);
+	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+	f.rules[0].datapath = TCSPAN_DATAPATH_AUTO;
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_changes == 1,
+		    "plan: datapath: auto is planned on tc", "ret %d, %zu changes", ret,
+		    f.res.n_changes);
+	teardown(&f);
+}
+
 static void test_names_only(void)
 {
 	struct fixture f;
@@ -666,6 +696,7 @@ int main(void)
 	test_many_rules();
 	test_namespaces();
 	test_missing_device();
+	test_unsupported();
 	test_names_only();
 	test_match_add();
 	test_match_change();

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -388,31 +389,31 @@ out:
 /*
  * apply --watch: apply, then sleep until the kernel reports a change in the
  * topology's namespaces and apply again, until SIGINT, SIGTERM or SIGHUP.
- * The signals stay blocked except while sleeping, so an apply in progress
- * always finishes (or is undone) before tcspan ends.  A failed apply is
- * reported and tried again on the next change: the device it missed may
- * come back.
+ * The signals are blocked and read from a signalfd polled beside the
+ * watch, so one that comes during an apply is taken after it (an apply is
+ * never cut short) and a stream of notifications cannot keep it waiting.
+ * A failed apply is reported and tried again on the next change: the
+ * device it missed may come back.
  */
 static int keep_applying(const struct tcspan_topology *topo, const struct cmd_opts *o)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct tcspan_error *err = tcspan_error__new();
 	struct tcspan_watch *watch = NULL;
-	sigset_t block, sleeping;
-	int status;
+	struct signalfd_siginfo si;
+	int status, sfd = -1;
+	sigset_t block;
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, &sleeping);
-	sigdelset(&sleeping, SIGINT);
-	sigdelset(&sleeping, SIGTERM);
-	sigdelset(&sleeping, SIGHUP);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		fprintf(stderr, "tcspan: error: signalfd: %s\n", strerror(errno));
+		status = 1;
+		goto out;
+	}
 	/* The watch comes first, so that no change after the plan is missed. */
 	watch = tcspan_watch__new(topo, err);
 	if (!watch) {
@@ -426,14 +427,21 @@ static int keep_applying(const struct tcspan_topology *topo, const struct cmd_op
 	if (!quiet)
 		fprintf(stderr, "tcspan: watching topology \"%s\"\n",
 			tcspan_topology__name(topo));
-	while (!stop) {
-		struct pollfd pfd = { .fd = tcspan_watch__fd(watch), .events = POLLIN };
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = tcspan_watch__fd(watch), .events = POLLIN },
+		};
 
-		if (ppoll(&pfd, 1, NULL, &sleeping) < 0) {
+		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "tcspan: error: poll: %s\n", strerror(errno));
 			status = 1;
+			break;
+		}
+		if (pfd[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			stop = 1;
 			break;
 		}
 		tcspan_watch__wait(watch, 0);
@@ -454,6 +462,8 @@ static int keep_applying(const struct tcspan_topology *topo, const struct cmd_op
 	if (stop && o->destroy_on_exit)
 		status = destroy_topology(tcspan_topology__name(topo), o->wait);
 out:
+	if (sfd >= 0)
+		close(sfd);
 	tcspan_watch__free(watch);
 	tcspan_error__free(err);
 	return status;

@@ -105,23 +105,26 @@ static char load_log[1024];
 
 static int capture(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[512];
-	size_t n, have;
+	size_t n, have, drop;
+	const char *text;
+	char *line;
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	/* The verifier's log comes as one long string: keep all of it. */
+	if (vasprintf(&line, fmt, ap) < 0)
+		return 0;
 	n = strlen(line);
+	text = n >= sizeof(load_log) ? line + n - (sizeof(load_log) - 1) : line;
+	n = strlen(text);
 	have = strlen(load_log);
-	/* Keep the tail: drop the oldest text when the new line does not fit. */
+	/* Keep the tail: drop the oldest text when the new text does not fit. */
 	if (have + n + 1 > sizeof(load_log)) {
-		size_t drop = have + n + 1 - sizeof(load_log);
-
-		if (drop > have)
-			drop = have;
+		drop = have + n + 1 - sizeof(load_log);
 		memmove(load_log, load_log + drop, have - drop + 1);
 	}
-	strncat(load_log, line, sizeof(load_log) - strlen(load_log) - 1);
+	strncat(load_log, text, sizeof(load_log) - strlen(load_log) - 1);
+	free(line);
 	return 0;
 }
 
@@ -359,7 +362,7 @@ const char *classifier_eperm_hint(const char *release, unsigned long long memloc
 			 "which is %llu KiB and could not be raised without CAP_SYS_RESOURCE: "
 			 "run `ulimit -l unlimited` first)", major, minor, memlock >> 10);
 	else
-		snprintf(buf, len, " (needs CAP_BPF, or CAP_SYS_ADMIN)");
+		snprintf(buf, len, " (needs CAP_BPF with CAP_PERFMON, or CAP_SYS_ADMIN)");
 	return buf;
 }
 

@@ -113,9 +113,34 @@ check "a foreign filter causes no apply" "$n1" "$(applies)"
 in_ns "$S" tc filter del dev eth0 ingress prio 7
 
 # --- SIGTERM ------------------------------------------------------------------------
+# Even while notifications keep coming (a foreign filter added and deleted
+# without pause), SIGTERM ends the watcher promptly.
+(
+	while [ ! -e "$WORK/churn.stop" ]; do
+		in_ns "$S" tc filter add dev eth0 ingress prio 7 u32 match u32 0 0 \
+			action mirred egress mirror dev mon0 2>/dev/null
+		in_ns "$S" tc filter del dev eth0 ingress prio 7 2>/dev/null
+	done
+) &
+churn=$!
+PIDS+=("$churn")
+sleep 1
 kill -TERM "$WATCHER"
+for i in $(seq 30); do
+	kill -0 "$WATCHER" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$WATCHER" 2>/dev/null; then
+	fail "SIGTERM ends the watcher within 3 s under a stream of notifications" "still running"
+	kill -KILL "$WATCHER"
+else
+	pass "SIGTERM ends the watcher within 3 s under a stream of notifications"
+fi
 wait "$WATCHER"
 check "SIGTERM ends the watcher with status 0" 0 $?
+touch "$WORK/churn.stop"
+wait "$churn"
+in_ns "$S" tc filter del dev eth0 ingress prio 7 2>/dev/null
 check "without --destroy-on-exit the topology stays" 1 "$(filters)"
 
 start_watch --destroy-on-exit

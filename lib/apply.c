@@ -328,7 +328,8 @@ static int create_link(struct run *r, const struct kop_link *l, struct tcspan_er
 	ret = conn_pool__get(r->ctx->pool, l->a.netns, &conn, err);
 	if (ret)
 		return ret;
-	ret = link_add_veth(conn, l->a.dev, l->b.dev, l->b.netns, err);
+	ret = link_add_veth(conn, l->a.dev, l->b.dev, l->b.netns,
+			    link_unfinished_group(r->ctx->name), err);
 	if (ret)
 		return ret;
 	snprintf(alias, sizeof(alias), "tcspan:%s link %s %s", r->ctx->name,
@@ -374,6 +375,31 @@ static int delete_link(struct run *r, const struct kop *op, struct tcspan_error 
 	return ret ? ret : link_delete(conn, op->dev, err);
 }
 
+/* An unmarked pair of this topology's group (link.h): gone, or deleted. */
+static int delete_unfinished(struct run *r, const struct kop *op, struct tcspan_error *err)
+{
+	const struct link_dev *d;
+	struct nl_conn *conn;
+	size_t i;
+	int ret;
+
+	ret = resolve(r, op->netns, op->dev, NULL);
+	if (ret == -ENODEV)
+		return 0;		/* it went with its peer */
+	if (ret < 0)
+		return tcspan_error__add(err, ret, "cannot read devices of %s: %s",
+					 op->netns, strerror(-ret));
+	for (i = 0; i < r->n_cache && strcmp(r->cache_ns[i], op->netns); i++)
+		;
+	d = link_table__by_name(&r->cache[i], op->dev);
+	if (!link_dev__unfinished(d, r->ctx->name))
+		return tcspan_error__add(err, -EEXIST, "device \"%s%s%s\" changed since it "
+					 "was read; not deleting it", op->netns,
+					 *op->netns ? "/" : "", op->dev);
+	ret = conn_pool__get(r->ctx->pool, op->netns, &conn, err);
+	return ret ? ret : link_delete(conn, op->dev, err);
+}
+
 static int create_netns(struct run *r, const char *netns, struct tcspan_error *err)
 {
 	char alias[64];
@@ -404,6 +430,10 @@ static int run_direct(struct run *r, size_t i)
 		break;
 	case KOP_LINK_ADD:
 		ret = create_link(r, &op->link, r->err);
+		drop_cache(r);
+		break;
+	case KOP_UNFINISHED_DEL:
+		ret = delete_unfinished(r, op, r->err);
 		drop_cache(r);
 		break;
 	case KOP_LINK_DEL:

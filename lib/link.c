@@ -57,6 +57,8 @@ static int link_cb(struct nlmsghdr *hdr, void *arg)
 	memset(d, 0, sizeof(*d));
 	d->ifindex = ifi->ifi_index;
 	d->up = ifi->ifi_flags & IFF_UP;
+	if (tb[IFLA_GROUP])
+		d->group = nla_get_u32(tb[IFLA_GROUP]);
 	snprintf(d->name, sizeof(d->name), "%s", nla_get_string(tb[IFLA_IFNAME]));
 	if (tb[IFLA_IFALIAS])
 		snprintf(d->alias, sizeof(d->alias), "%.*s", nla_len(tb[IFLA_IFALIAS]),
@@ -188,8 +190,27 @@ static int open_netns_fd(const char *netns)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
+uint32_t link_unfinished_group(const char *topology)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *topology; topology++)
+		h = (h ^ (uint8_t)*topology) * 16777619u;
+	/* The top bit keeps it clear of the small groups people number by hand. */
+	return 0x80000000u | (h & 0x7fffffffu);
+}
+
+bool link_dev__unfinished(const struct link_dev *d, const char *topology)
+{
+	char topo[TCSPAN_TOPOLOGY_NAME_MAX + 1];
+	const char *rest;
+
+	return d->group == link_unfinished_group(topology) &&
+	       !link_alias_parse(d->alias, topo, sizeof(topo), &rest);
+}
+
 int link_add_veth(struct nl_conn *conn, const char *name, const char *peer,
-		  const char *peer_netns, struct tcspan_error *err)
+		  const char *peer_netns, uint32_t group, struct tcspan_error *err)
 {
 	struct ifinfomsg peer_ifi = { .ifi_family = AF_UNSPEC };
 	struct nlattr *linkinfo, *data, *peerinfo;
@@ -202,7 +223,8 @@ int link_add_veth(struct nl_conn *conn, const char *name, const char *peer,
 		return tcspan_error__add(err, -errno, "namespace \"%s\": %s", peer_netns,
 					 strerror(errno));
 	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
-	if (!msg || nla_put_string(msg, IFLA_IFNAME, name) < 0)
+	if (!msg || nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
+	    nla_put_u32(msg, IFLA_GROUP, group) < 0)
 		goto nomem;
 	linkinfo = nla_nest_start(msg, IFLA_LINKINFO);
 	if (!linkinfo || nla_put_string(msg, IFLA_INFO_KIND, "veth") < 0)
@@ -212,6 +234,7 @@ int link_add_veth(struct nl_conn *conn, const char *name, const char *peer,
 	/* The peer's attributes follow its own ifinfomsg. */
 	if (!peerinfo || nlmsg_append(msg, &peer_ifi, sizeof(peer_ifi), NLMSG_ALIGNTO) < 0 ||
 	    nla_put_string(msg, IFLA_IFNAME, peer) < 0 ||
+	    nla_put_u32(msg, IFLA_GROUP, group) < 0 ||
 	    nla_put_u32(msg, IFLA_NET_NS_FD, fd) < 0)
 		goto nomem;
 	nla_nest_end(msg, peerinfo);
@@ -236,7 +259,8 @@ int link_set_alias_up(struct nl_conn *conn, const char *name, const char *alias,
 	char what[128];
 
 	if (!msg || nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
-	    nla_put_string(msg, IFLA_IFALIAS, alias) < 0) {
+	    nla_put_string(msg, IFLA_IFALIAS, alias) < 0 ||
+	    nla_put_u32(msg, IFLA_GROUP, 0) < 0) {
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}

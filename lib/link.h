@@ -7,6 +7,14 @@
  * lives in the kernel with the device: "tcspan:TOPOLOGY link A B" on both
  * ends of a veth pair, "tcspan:TOPOLOGY netns" on the loopback device of a
  * namespace it created.
+ *
+ * The alias can only be set once a device exists, so a run killed between
+ * the two would leave a pair that nothing marks.  A pair is therefore
+ * created in a device group of its topology's own (IFLA_GROUP, which the
+ * kernel takes in the same message that creates the device) and put back
+ * into the default group when the alias is set: a device in that group
+ * without a tcspan alias is what a killed run left unfinished, and its
+ * topology's next apply or destroy removes it.
  */
 #ifndef TCSPAN_LINK_H
 #define TCSPAN_LINK_H
@@ -24,6 +32,7 @@ struct link_dev {
 	char kind[16];			/* IFLA_INFO_KIND, "" when none */
 	char alias[256];
 	bool up;
+	uint32_t group;			/* IFLA_GROUP */
 	struct tcspan_prefix *addresses;
 	size_t n_addresses;
 };
@@ -42,14 +51,21 @@ const struct link_dev *link_table__by_ifindex(const struct link_table *t, uint32
 /* The ifindex of `name` in the connection's namespace, or a negative errno. */
 int link_ifindex(struct nl_conn *conn, const char *name, struct tcspan_error *err);
 
+/* The device group of `topology`'s pairs until they are marked. */
+uint32_t link_unfinished_group(const char *topology);
+
+/* A device of `topology` that a killed run created but never marked. */
+bool link_dev__unfinished(const struct link_dev *d, const char *topology);
+
 /*
  * Create veth `name` in the connection's namespace with peer `peer` in
- * namespace `peer_netns` ("" = the caller's).
+ * namespace `peer_netns` ("" = the caller's), both ends in device group
+ * `group` (see above).
  */
 int link_add_veth(struct nl_conn *conn, const char *name, const char *peer,
-		  const char *peer_netns, struct tcspan_error *err);
+		  const char *peer_netns, uint32_t group, struct tcspan_error *err);
 
-/* Set alias and bring up device `name`. */
+/* Set alias, put into the default device group and bring up device `name`. */
 int link_set_alias_up(struct nl_conn *conn, const char *name, const char *alias,
 		      struct tcspan_error *err);
 

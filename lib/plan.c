@@ -243,7 +243,7 @@ static bool netns_removable(struct planner *p, const struct observed_netns *o)
 	for (i = 0; i < o->links.count; i++) {
 		const struct link_dev *d = &o->links.devs[i];
 
-		if (!strcmp(d->name, "lo") ||
+		if (!strcmp(d->name, "lo") || link_dev__unfinished(d, p->name) ||
 		    (link_alias_parse(d->alias, topo, sizeof(topo), &rest) &&
 		     !strcmp(topo, p->name)))
 			continue;
@@ -464,10 +464,45 @@ static void remove_link(struct planner *p, const char *rest)
 	}
 }
 
+/*
+ * Pairs of this topology that a run killed between creating and marking
+ * them left behind: deleted first, their names then free (see link.h).
+ */
+static void plan_unfinished(struct planner *p)
+{
+	struct tcspan_endpoint ep;
+	struct kop *op;
+	size_t i, j;
+
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+
+		for (j = 0; j < o->links.count; j++) {
+			const struct link_dev *d = &o->links.devs[j];
+
+			if (!link_dev__unfinished(d, p->name))
+				continue;
+			op = push(p, KOP_UNFINISHED_DEL);
+			if (!op)
+				return;
+			snprintf(op->netns, sizeof(op->netns), "%s", o->name);
+			snprintf(op->dev, sizeof(op->dev), "%s", d->name);
+			memset(&ep, 0, sizeof(ep));
+			snprintf(ep.netns, sizeof(ep.netns), "%s", o->name);
+			snprintf(ep.dev, sizeof(ep.dev), "%s", d->name);
+			mark_fresh(p, &ep);
+			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_LINK, ep_str(p, o->name, d->name),
+			       "left unfinished by an interrupted run");
+		}
+	}
+}
+
 static void plan_links(struct planner *p)
 {
 	char **kept = NULL, **gone = NULL;
 	size_t n_kept = 0, n_gone = 0, i, j;
+
+	plan_unfinished(p);
 
 	for (i = 0; p->topo && i < p->topo->n_links; i++) {
 		const struct tcspan_link *l = &p->topo->links[i];

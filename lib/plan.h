@@ -44,6 +44,7 @@ struct classifier_object;
 enum kop_type {
 	KOP_NETNS_ADD,
 	KOP_DOOMED_FILTER_DEL,	/* ours, on a device that goes with its link */
+	KOP_UNFINISHED_DEL,	/* a pair that a killed run never marked; no undo */
 	KOP_LINK_DEL,		/* before any add: a new link may reuse a name */
 	KOP_LINK_ADD,
 	KOP_META_CREATE,

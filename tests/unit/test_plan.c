@@ -387,6 +387,81 @@ static void test_missing_device(void)
 	teardown(&f);
 }
 
+/*
+ * A pair that a killed run created but never marked (in the topology's
+ * device group, without alias) is deleted first and its link made anew;
+ * one in another topology's group, or in a group of someone else's, is not
+ * this topology's to touch.
+ */
+static void test_unfinished(void)
+{
+	struct link_dev with_orphans[] = {
+		{ .ifindex = 1, .name = "lo" },
+		{ .ifindex = 2, .name = "eth0", .up = true },
+		{ .ifindex = 3, .name = "mon0", .up = true },
+		{ .ifindex = 4, .name = "p0" },
+		{ .ifindex = 5, .name = "p1" },
+		{ .ifindex = 6, .name = "x0", .group = 5 },
+		{ .ifindex = 7, .name = "y0" },
+	};
+	struct tcspan_link link = {};
+	struct fixture f;
+	int ret;
+
+	with_orphans[3].group = with_orphans[4].group = link_unfinished_group(TOPO);
+	with_orphans[6].group = link_unfinished_group("other");
+
+	setup(&f);
+	f.ns[0].links.devs = with_orphans;
+	f.ns[0].links.count = 7;
+	snprintf(link.a.ep.dev, sizeof(link.a.ep.dev), "p0");
+	snprintf(link.b.ep.dev, sizeof(link.b.ep.dev), "p1");
+	f.topo.links = &link;
+	f.topo.n_links = 1;
+	ret = run(&f, false);
+	unit_result(ret == 0 && count_ops(&f, KOP_UNFINISHED_DEL) == 2 &&
+		    count_ops(&f, KOP_LINK_ADD) == 1 && f.res.ops[0].type == KOP_UNFINISHED_DEL &&
+		    f.res.ops[1].type == KOP_UNFINISHED_DEL,
+		    "plan: an unfinished pair of a killed run goes first, then the link is made",
+		    "ret %d, %zu unfinished, %zu link adds: %s", ret,
+		    count_ops(&f, KOP_UNFINISHED_DEL), count_ops(&f, KOP_LINK_ADD),
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+
+	setup(&f);
+	f.ns[0].links.devs = with_orphans;
+	f.ns[0].links.count = 7;
+	ret = run(&f, true);
+	unit_result(ret == 0 && count_ops(&f, KOP_UNFINISHED_DEL) == 2 && f.res.n_ops == 2,
+		    "destroy: removes the topology's unfinished pairs, nothing else",
+		    "ret %d, %zu ops", ret, f.res.n_ops);
+	teardown(&f);
+
+	setup(&f);
+	f.ns[0].links.devs = with_orphans;
+	f.ns[0].links.count = 7;
+	snprintf(link.a.ep.dev, sizeof(link.a.ep.dev), "x0");
+	snprintf(link.b.ep.dev, sizeof(link.b.ep.dev), "y0");
+	link.a.ep.mark.line = 7;
+	link.a.ep.mark.column = 8;
+	link.b.ep.mark.line = 8;
+	link.b.ep.mark.column = 8;
+	f.topo.links = &link;
+	f.topo.n_links = 1;
+	ret = run(&f, false);
+	unit_result(ret != 0 && tcspan_error__count(f.err) == 2 &&
+		    !strcmp(tcspan_error__message(f.err, 0),
+			    "lab.yaml:7:8: error: device \"x0\" exists and was not created by "
+			    "tcspan") &&
+		    !strcmp(tcspan_error__message(f.err, 1),
+			    "lab.yaml:8:8: error: device \"y0\" exists and was not created by "
+			    "tcspan"),
+		    "plan: devices in other groups are not taken for unfinished ones",
+		    "ret %d, %zu errors: %s", ret, tcspan_error__count(f.err),
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+}
+
 /* What this version cannot build is refused at plan time, naming the line. */
 static void test_unsupported(void)
 {
@@ -697,6 +772,7 @@ int main(void)
 	test_namespaces();
 	test_missing_device();
 	test_unsupported();
+	test_unfinished();
 	test_names_only();
 	test_match_add();
 	test_match_change();

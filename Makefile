@@ -130,10 +130,11 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-# Test tools: one source each, plain C, run by the integration tests.
-$(BUILD)/tests/tools/%: tests/tools/%.c | $(BUILD)/tests/tools
+# Test tools: one source each, run by the integration tests; those that
+# drive the library link it.
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_A) | $(BUILD)/tests/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB_A) -o $@ $(LDLIBS)
 
 # Benchmarks: they load the embedded BPF programs, so libtcspan's flags.
 $(BUILD)/tests/bench/%: tests/bench/%.c $(BPF_SKELS) | $(BUILD)/tests/bench

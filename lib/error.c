@@ -87,6 +87,12 @@ tcspan_print_fn_t tcspan_set_print(tcspan_print_fn_t fn)
 	return old;
 }
 
+int tcspan_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's own words are detail: the caller reports the failure. */
+	return print_fn ? print_fn(TCSPAN_DEBUG, fmt, ap) : 0;
+}
+
 void tcspan_log(enum tcspan_print_level level, const char *fmt, ...)
 {
 	va_list ap;

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include <bpf/libbpf.h>
+
 #include "tcspan.h"
 
 struct tcspan_error {
@@ -25,6 +27,12 @@ int tcspan_error__vadd(struct tcspan_error *err, int errcode, const char *fmt,
 		       va_list ap);
 
 /* Log through the callback set with tcspan_set_print(). */
+/*
+ * libbpf's print callback for tcspan's loads (libbpf_set_print()): its
+ * messages go to tcspan's callback as TCSPAN_DEBUG instead of stderr.
+ */
+int tcspan_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap);
+
 void tcspan_log(enum tcspan_print_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

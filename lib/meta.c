@@ -86,8 +86,9 @@ int meta_read(const char *name, struct meta_store *store, struct tcspan_error *e
 	if (store->fd < 0) {
 		store->fd = -1;
 		return errno == ENOENT ? 0 :
-			tcspan_error__add(err, -errno, "cannot open %s: %s", path,
-					  strerror(errno));
+			tcspan_error__add(err, -errno, "cannot open %s: %s%s", path,
+					  strerror(errno), errno == EPERM ?
+					  " (needs CAP_BPF, or CAP_SYS_ADMIN)" : "");
 	}
 	/* Read nothing from a map that is not laid out as tcspan's. */
 	if (bpf_obj_get_info_by_fd(store->fd, &info, &len) ||
@@ -105,6 +106,7 @@ int meta_read(const char *name, struct meta_store *store, struct tcspan_error *e
 int meta_create(const char *name, struct meta_store *store, struct tcspan_error *err)
 {
 	struct tcspan_meta *skel;
+	libbpf_print_fn_t old;
 	char path[PATH_MAX];
 	int ret;
 
@@ -120,10 +122,14 @@ int meta_create(const char *name, struct meta_store *store, struct tcspan_error 
 	if (mkdir(path, 0700) && errno != EEXIST)
 		return tcspan_error__add(err, -errno, "cannot create %s: %s", path,
 					 strerror(errno));
+	old = libbpf_set_print(tcspan_libbpf_print);
 	skel = tcspan_meta__open_and_load();
+	ret = skel ? 0 : -errno;
+	libbpf_set_print(old);
 	if (!skel)
-		return tcspan_error__add(err, -errno, "cannot create the metadata map: %s",
-					 strerror(errno));
+		return tcspan_error__add(err, ret, "cannot create the metadata map: %s%s",
+					 strerror(-ret), ret == -EPERM ?
+					 " (needs CAP_BPF, or CAP_SYS_ADMIN)" : "");
 	pin_path(path, sizeof(path), name);
 	ret = bpf_map__pin(skel->maps.meta, path);
 	if (ret) {

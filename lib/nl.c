@@ -298,6 +298,12 @@ static void request_ack(void *tag, int error, const char *extack, void *ctx)
 		snprintf(r->text, sizeof(r->text), "%s", extack);
 }
 
+const char *nl_eperm_hint(int error)
+{
+	/* rtnetlink checks one capability for every change it makes. */
+	return error == -EPERM ? " (needs CAP_NET_ADMIN)" : "";
+}
+
 int nl_conn__request(struct nl_conn *conn, struct nl_msg *msg,
 		     const char *what, struct tcspan_error *err)
 {
@@ -306,8 +312,9 @@ int nl_conn__request(struct nl_conn *conn, struct nl_msg *msg,
 	nl_conn__send(conn, msg, NULL, request_ack, &r);
 	nl_conn__flush(conn, request_ack, &r);
 	if (r.error)
-		return tcspan_error__add(err, r.error, "%s: %s", what,
-					 r.text[0] ? r.text : strerror(-r.error));
+		return tcspan_error__add(err, r.error, "%s: %s%s", what,
+					 r.text[0] ? r.text : strerror(-r.error),
+					 nl_eperm_hint(r.error));
 	return 0;
 }
 
@@ -350,8 +357,9 @@ int nl_conn__dump(struct nl_conn *conn, struct nl_msg *msg, nl_dump_fn fn,
 				const char *text = extack_message(hdr);
 
 				if (e && !ret)
-					ret = tcspan_error__add(err, e, "dump: %s",
-								text ? text : strerror(-e));
+					ret = tcspan_error__add(err, e, "dump: %s%s",
+								text ? text : strerror(-e),
+								nl_eperm_hint(e));
 				done = true;
 				break;
 			}

@@ -43,6 +43,9 @@ int nl_conn__send(struct nl_conn *conn, struct nl_msg *msg, void *tag,
 /* Read every outstanding answer.  Returns the first error seen, or 0. */
 int nl_conn__flush(struct nl_conn *conn, nl_ack_fn ack, void *ctx);
 
+/* " (needs CAP_NET_ADMIN)" for an rtnetlink EPERM, else "". */
+const char *nl_eperm_hint(int error);
+
 /* One request, one answer: the kernel's text goes into `err` with `what`. */
 int nl_conn__request(struct nl_conn *conn, struct nl_msg *msg,
 		     const char *what, struct tcspan_error *err);

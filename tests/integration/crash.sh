@@ -68,6 +68,19 @@ tcspan_programs() {
 	bpftool -j prog show | jq '[.[] | select((.name // "") | startswith("tcspan"))] | length'
 }
 
+# programs_settle N: the count of tcspan programs, once it is N or after 3 s
+# (the kernel frees a deleted filter's program after an RCU grace period).
+programs_settle() {
+	local i n
+	for i in $(seq 30); do
+		n=$(tcspan_programs)
+		[ "$n" = "$1" ] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
+
+sleep 1	# programs of earlier tests freed (RCU)
 programs0=$(tcspan_programs)
 "$TCSPAN" -q apply "$WORK/t0.yaml" >/dev/null 2>&1 || fail "a first full apply" "failed"
 "$TCSPAN" -q destroy "$T" >/dev/null 2>&1
@@ -101,7 +114,7 @@ for k in $(seq 1 "$KILLS"); do
 			fail "kill $k: destroy of a half-applied topology" "$out"
 			continue
 		fi
-		left="$(ip netns list | grep -c "^$RUN_ID-") $(tcspan_programs) $(ls /sys/fs/bpf/tcspan 2>/dev/null | grep -c "^$T$")"
+		left="$(ip netns list | grep -c "^$RUN_ID-") $(programs_settle "$programs0") $(ls /sys/fs/bpf/tcspan 2>/dev/null | grep -c "^$T$")"
 		if [ "$left" != "0 $programs0 0" ]; then
 			bad=$((bad + 1))
 			fail "kill $k: destroy leaves nothing" "namespaces, programs, pins: $left"
@@ -138,4 +151,4 @@ check "after each of $KILLS kills: one apply converged or destroy removed everyt
 	pass "most kills landed during the apply ($killed_mid of $KILLS)" ||
 	fail "most kills landed during the apply" "only $killed_mid of $KILLS"
 "$TCSPAN" -q destroy "$T" >/dev/null 2>&1
-check "at the end no tcspan program is left" "$programs0" "$(tcspan_programs)"
+check "at the end no tcspan program is left" "$programs0" "$(programs_settle "$programs0")"

@@ -45,6 +45,11 @@ check "open descriptors after the first cycle and after the last" "$fds0" "$fds1
 [ $((rss1 - rss0)) -le 512 ] &&
 	pass "resident memory grows by at most 512 kB over the last 90% of the cycles ($((rss1 - rss0)) kB)" ||
 	fail "resident memory stays put" "$rss0 kB -> $rss1 kB"
+# The kernel frees a deleted filter's program after an RCU grace period.
+for i in $(seq 30); do
+	[ "$(kernel_objects)" = "$before" ] && break
+	sleep 0.1
+done
 check "the kernel's BPF programs and maps are as before" "$before" "$(kernel_objects)"
 check "no namespace of the test is left" 0 "$(ip netns list | grep -c "^$RUN_ID-")"
 

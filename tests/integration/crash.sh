@@ -114,7 +114,7 @@ for k in $(seq 1 "$KILLS"); do
 			fail "kill $k: destroy of a half-applied topology" "$out"
 			continue
 		fi
-		left="$(ip netns list | grep -c "^$RUN_ID-") $(programs_settle "$programs0") $(ls /sys/fs/bpf/tcspan 2>/dev/null | grep -c "^$T$")"
+		left="$(ip netns list 2>/dev/null | grep -c "^$RUN_ID-") $(programs_settle "$programs0") $(ls /sys/fs/bpf/tcspan 2>/dev/null | grep -c "^$T$")"
 		if [ "$left" != "0 $programs0 0" ]; then
 			bad=$((bad + 1))
 			fail "kill $k: destroy leaves nothing" "namespaces, programs, pins: $left"

@@ -71,9 +71,10 @@ static void print_errors(const struct tcspan_error *err)
 	for (i = 0; i < tcspan_error__count(err); i++) {
 		const char *m = tcspan_error__message(err, i);
 
-		const char *at = strstr(m, "error: ");
+		const char *at = strstr(m, ": error: ");
 
-		if (at)
+		/* "FILE:LINE:COLUMN: error: ..." keeps its place first. */
+		if (at && at != m && !memchr(m, ' ', at - m) && (at += 2))
 			fprintf(stderr, "%.*s%serror:%s %s\n", (int)(at - m), m,
 				color_err ? BOLD_RED : "", color_err ? RESET : "", at + 7);
 		else
@@ -194,6 +195,14 @@ struct cmd_opts {
 	int optind;
 };
 
+static const char *option_name(const struct option *opts, int c)
+{
+	for (; opts->name; opts++)
+		if (opts->val == c)
+			return opts->name;
+	return "?";
+}
+
 /*
  * The options of the commands; `allowed` says which a command takes.
  * `--watch` takes seconds for stats and nothing for apply ('a'), so apply
@@ -211,9 +220,11 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 	};
 	static const struct option apply_longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "detailed-exitcode", no_argument, NULL, 'd' },
 		{ "wait", required_argument, NULL, 'W' },
 		{ "watch", no_argument, NULL, 'a' },
 		{ "destroy-on-exit", no_argument, NULL, 'x' },
+		{ "dev", required_argument, NULL, 'D' },
 		{}
 	};
 	char *end;
@@ -222,12 +233,22 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 	memset(o, 0, sizeof(*o));
 	/* 0: start afresh, and permute, so options may follow FILE or NAME. */
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", strchr(allowed, 'a') ? apply_longopts :
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", strchr(allowed, 'a') ? apply_longopts :
 				longopts, NULL)) != -1) {
-		if (c == '?' || !strchr(allowed, c)) {
-			if (c != '?')
-				fprintf(stderr, "tcspan: error: %s: option not valid here\n",
-					argv[optind - 1]);
+		if (c == '?') {
+			fprintf(stderr, "tcspan: error: %s: unknown option \"%s\"; see \"tcspan "
+				"help\"\n", argv[0], argv[optind - 1]);
+			return -1;
+		}
+		if (c == ':') {
+			fprintf(stderr, "tcspan: error: %s: option \"%s\" needs a value\n",
+				argv[0], argv[optind - 1]);
+			return -1;
+		}
+		if (!strchr(allowed, c)) {
+			fprintf(stderr, "tcspan: error: %s: option \"--%s\" is not one of "
+				"this command's\n", argv[0], option_name(longopts, c));
 			return -1;
 		}
 		switch (c) {
@@ -278,7 +299,13 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 
 static struct tcspan_topology *load(const char *path, struct tcspan_error *err)
 {
-	struct tcspan_topology *topo = tcspan_topology__from_file(path, err);
+	struct tcspan_topology *topo;
+
+	if (!*path) {
+		fprintf(stderr, "tcspan: error: an empty FILE name\n");
+		return NULL;
+	}
+	topo = tcspan_topology__from_file(path, err);
 
 	if (!topo)
 		print_errors(err);
@@ -290,14 +317,16 @@ static struct tcspan_topology *load(const char *path, struct tcspan_error *err)
 static int do_validate(int argc, char **argv)
 {
 	struct tcspan_error *err = tcspan_error__new();
+	struct cmd_opts o;
 	int i, status = 0;
 
-	if (argc < 2) {
-		fprintf(stderr, "tcspan: error: validate needs at least one FILE\n");
+	if (parse_opts(argc, argv, &o, "") || argc - o.optind < 1) {
+		if (argc - o.optind < 1)
+			fprintf(stderr, "tcspan: error: validate needs at least one FILE\n");
 		tcspan_error__free(err);
 		return 1;
 	}
-	for (i = 1; i < argc; i++) {
+	for (i = o.optind; i < argc; i++) {
 		struct tcspan_topology *topo;
 
 		tcspan_error__clear(err);
@@ -516,7 +545,7 @@ static int do_destroy(int argc, char **argv)
 	if (parse_opts(argc, argv, &o, "W"))
 		goto out;
 	if (argc - o.optind != 1) {
-		fprintf(stderr, "tcspan: error: destroy needs a topology NAME or FILE\n");
+		fprintf(stderr, "tcspan: error: destroy takes one topology NAME or FILE\n");
 		goto out;
 	}
 	name = argv[o.optind];
@@ -922,7 +951,8 @@ int main(int argc, char **argv)
 	size_t i;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+jvqhV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:jvqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -942,8 +972,13 @@ int main(int argc, char **argv)
 		case 'C':
 			when = optarg;
 			break;
+		case ':':
+			fprintf(stderr, "tcspan: error: option \"%s\" needs a value\n",
+				argv[optind - 1]);
+			return 1;
 		default:
-			fputs(usage_text, stderr);
+			fprintf(stderr, "tcspan: error: unknown option \"%s\"; see \"tcspan "
+				"help\"\n", argv[optind - 1]);
 			return 1;
 		}
 	}

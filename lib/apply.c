@@ -102,6 +102,23 @@ static const char *where(const struct run *r, const struct kop *op, char *buf, s
 	return buf;
 }
 
+/*
+ * After the kernel's answer, the line of the file that the failed step
+ * came from, in the form of a file error.
+ */
+static void blame(const struct run *r, const struct kop *op, int ret, struct tcspan_error *err)
+{
+	char what[TCSPAN_RULE_NAME_MAX + 16] = "this";
+
+	if (op->rule)
+		snprintf(what, sizeof(what), "rule \"%s\"", op->rule);
+	if (op->mark.line && r->ctx->file)
+		tcspan_error__add(err, ret, "%s:%u:%u: error: %s cannot be applied (see above)",
+				  r->ctx->file, op->mark.line, op->mark.column, what);
+	else if (op->rule)
+		tcspan_error__add(err, ret, "%s cannot be applied (see above)", what);
+}
+
 static const char *op_verb(enum kop_type type)
 {
 	switch (type) {
@@ -469,10 +486,8 @@ static int run_direct(struct run *r, size_t i)
 	}
 	if (!ret) {
 		r->done[i] = true;
-	} else if (op->mark.line) {
-		char w[512];
-
-		tcspan_error__add(r->err, ret, "%swhile applying this", where(r, op, w, sizeof(w)));
+	} else {
+		blame(r, op, ret, r->err);
 	}
 	return ret;
 }
@@ -588,15 +603,11 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 		ret = conn_pool__get(ctx->pool, op->netns, &conn, err);
 		msg = ret ? NULL : tc_message(&r, i, false, err);
 		if (!msg) {
-			char w[512];
-
 			if (!ret && !tcspan_error__count(err))
 				ret = -ENOMEM;
-			if (tcspan_error__count(err) && op->rule) {
-				/* Say which rule the missing device belongs to. */
-				tcspan_error__add(err, -ENODEV, "%swhile applying it",
-						  where(&r, op, w, sizeof(w)));
-			}
+			/* Say which rule the missing device belongs to. */
+			if (tcspan_error__count(err) && op->rule)
+				blame(&r, op, -ENODEV, err);
 			r.error = ret ? ret : -ENODEV;
 			break;
 		}

@@ -246,6 +246,11 @@ int classifier_object_read(const struct tcspan_match *m, const char *what,
 		goto out;
 	}
 
+	if (!obj->size) {
+		ret = tcspan_error__add(err, -EINVAL, "%smatch.bpf object \"%s\" is empty",
+					what, path);
+		goto out;
+	}
 	load_log[0] = '\0';
 	old = libbpf_set_print(capture);
 	{
@@ -257,11 +262,14 @@ int classifier_object_read(const struct tcspan_match *m, const char *what,
 	ret = bo ? 0 : -errno;
 	libbpf_set_print(old);
 	if (!bo) {
+		char reason[128];
+
 		load_log_line();
-		ret = tcspan_error__add(err, ret ? ret : -EINVAL, "%smatch.bpf object \"%s\" "
-					"is not a BPF object: %s%s%s", what, path,
-					strerror(ret ? -ret : EINVAL), load_log[0] ? ": " : "",
-					load_log);
+		/* libbpf's own codes (LIBBPF_ERRNO__*) are above errno's. */
+		libbpf_strerror(ret ? ret : -EINVAL, reason, sizeof(reason));
+		ret = tcspan_error__add(err, ret && ret > -4000 ? ret : -EINVAL,
+					"%smatch.bpf object \"%s\" is not a BPF object: %s%s%s",
+					what, path, reason, load_log[0] ? ": " : "", load_log);
 		goto out;
 	}
 	if (m->bpf_program) {

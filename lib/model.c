@@ -246,7 +246,7 @@ static bool read_integer(struct checker *c, const struct config_node *node,
 		return false;
 	if (node->kind != CONFIG_SCALAR || node->quoted ||
 	    !parse_integer(node->value, out)) {
-		problem(c, node, "%s must be a number", what);
+		problem(c, node, "%s must be a whole number", what);
 		return false;
 	}
 	if (*out < min || *out > max) {

@@ -247,9 +247,9 @@ static bool netns_removable(struct planner *p, const struct observed_netns *o)
 		    (link_alias_parse(d->alias, topo, sizeof(topo), &rest) &&
 		     !strcmp(topo, p->name)))
 			continue;
-		fail_at(p, NULL, "namespace \"%s\" is no longer listed, but holds device "
-			"\"%s\" that is not this topology's; not removing it", o->name,
-			d->name);
+		fail_at(p, NULL, "namespace \"%s\"%s holds device \"%s\" that is not "
+			"this topology's; not removing it", o->name,
+			p->topo ? " is no longer listed, but" : "", d->name);
 		return false;
 	}
 	for (i = 0; p->topo && i < p->topo->n_links; i++) {

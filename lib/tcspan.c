@@ -57,7 +57,8 @@ static int lock_acquire(unsigned int timeout, struct tcspan_error *err)
 		if (errno != EWOULDBLOCK)
 			goto fail;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= (time_t)timeout) {
+		if ((now.tv_sec - start.tv_sec) * 1000 +
+		    (now.tv_nsec - start.tv_nsec) / 1000000 >= (long long)timeout * 1000) {
 			close(fd);
 			return tcspan_error__add(err, -EBUSY,
 						 "another tcspan holds %s (waited %u s)",
@@ -180,8 +181,9 @@ struct tcspan_plan *tcspan_plan__new_destroy(const char *name,
 		ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
 		     (i && name[i] == '-');
 	if (!ok) {
-		tcspan_error__add(err, -EINVAL, "error: \"%s\" is not a topology name",
-				  name ? name : "");
+		tcspan_error__add(err, -EINVAL, "\"%s\" is not a topology name (1 to %d of "
+				  "a-z, 0-9 and \"-\", not starting with \"-\")",
+				  name ? name : "", TCSPAN_TOPOLOGY_NAME_MAX);
 		errno = EINVAL;
 		return NULL;
 	}

@@ -39,6 +39,10 @@ void config_problems__add(struct config_problems *problems, unsigned int line,
 	char *msg;
 	int ret;
 
+	if (problems->count == CONFIG_MAX_PROBLEMS) {
+		problems->too_many = true;
+		return;
+	}
 	if (problems->count == problems->capacity) {
 		size_t cap = problems->capacity ? problems->capacity * 2 : 8;
 
@@ -98,6 +102,11 @@ size_t config_problems__flush(struct config_problems *problems, const char *file
 		else
 			tcspan_error__add(err, -EINVAL, "%s: error: %s", file, p->message);
 	}
+	if (problems->too_many) {
+		tcspan_error__add(err, -EINVAL, "%s: error: more than %d problems; the "
+				  "file was read no further", file, CONFIG_MAX_PROBLEMS);
+		n++;
+	}
 	if (problems->out_of_memory) {
 		tcspan_error__add(err, -ENOMEM, "%s: error: out of memory", file);
 		n++;
@@ -107,6 +116,7 @@ size_t config_problems__flush(struct config_problems *problems, const char *file
 		free(problems->items[i].message);
 	problems->count = 0;
 	problems->out_of_memory = false;
+	problems->too_many = false;
 	return n;
 }
 
@@ -521,7 +531,7 @@ struct config_node *config_parse(const char *buf, size_t len,
 	/* libyaml asserts on a NULL input, even of length 0. */
 	yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""),
 				     buf ? len : 0);
-	while (!done && !b.stop) {
+	while (!done && !b.stop && !problems->too_many) {
 		if (!yaml_parser_parse(&parser, &event)) {
 			libyaml_problem(&b, &parser, buf, len);
 			b.stop = true;
@@ -563,6 +573,8 @@ struct config_node *config_parse(const char *buf, size_t len,
 		yaml_event_delete(&event);
 	}
 	yaml_parser_delete(&parser);
+	if (problems->too_many)
+		b.stop = true;
 	if (b.stop) {
 		/* Keys still waiting for a value are in no tree yet. */
 		for (i = 0; i < b.depth; i++)

@@ -60,11 +60,15 @@ struct config_problem {
 	char *message;
 };
 
+/* Problems kept of one file; past them the file is read no further. */
+#define CONFIG_MAX_PROBLEMS 100
+
 struct config_problems {
 	struct config_problem *items;
 	size_t count;
 	size_t capacity;
 	bool out_of_memory;
+	bool too_many;			/* more than CONFIG_MAX_PROBLEMS came */
 };
 
 /*

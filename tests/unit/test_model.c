@@ -480,6 +480,29 @@ static void test_limits(void)
 		expect_one("limits: over the node limit", yaml, strlen(yaml), want);
 	}
 	free(yaml);
+
+	/* A flood of problems (here 100,000 aliases) stops after the first 100. */
+	yaml = malloc(64 + 16 * 100000);
+	if (yaml) {
+		struct tcspan_error *err = tcspan_error__new();
+		struct tcspan_topology *t;
+		size_t n;
+
+		p = yaml + sprintf(yaml, "version: 1\nname: x\nrules:\n");
+		for (i = 0; i < 100000; i++)
+			p += sprintf(p, "  - *a%zu\n", i);
+		t = tcspan_topology__from_buffer("t.yaml", yaml, p - yaml, err);
+		n = tcspan_error__count(err);
+		unit_result(!t && n == CONFIG_MAX_PROBLEMS + 1 &&
+			    !strcmp(tcspan_error__message(err, n - 1),
+				    "t.yaml: error: more than 100 problems; the file was read "
+				    "no further"),
+			    "limits: 100,000 problems stop after the first 100",
+			    "%zu messages, last: %s", n, n ? tcspan_error__message(err, n - 1) : "");
+		tcspan_topology__free(t);
+		tcspan_error__free(err);
+	}
+	free(yaml);
 }
 
 /*

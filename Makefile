@@ -24,6 +24,13 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 VERSION	:= $(shell sed -n 's/^\#define TCSPAN_VERSION "\(.*\)"/\1/p' lib/tcspan.h)
 
 BUILD	:= build
+# make check SANITIZE=1: everything built with AddressSanitizer and
+# UndefinedBehaviorSanitizer into build-asan/, and every test run on it.
+ifeq ($(SANITIZE),1)
+BUILD	:= build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	     -fno-omit-frame-pointer
+endif
 CC	?= gcc
 CLANG	?= clang
 BPFTOOL	?= bpftool
@@ -51,6 +58,10 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 		   -Wmissing-prototypes -fPIC -MMD -MP \
 		   -I$(BUILD)/bpf -Ilib -Ibpf $(PKG_CFLAGS)
 LDLIBS	+= $(PKG_LIBS)
+ifeq ($(SANITIZE),1)
+override CFLAGS += $(SAN_FLAGS)
+override LDFLAGS += $(SAN_FLAGS)
+endif
 
 LIB_SRCS  := $(wildcard lib/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -161,7 +172,7 @@ tools: $(TOOL_BINS)
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all unit tools $(BENCH_BINS)
-	$(Q)tests/run $(BUILD)
+	$(Q)TCSPAN_SANITIZE=$(SANITIZE) tests/run $(BUILD)
 
 # Figures in a table and in $(BUILD)/bench.json; never asserted by tests.
 bench: deps

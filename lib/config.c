@@ -381,7 +381,8 @@ static void close_mapping(struct builder *b, struct config_node *map)
 			config_problems__add(b->problems, key->line, key->column,
 					     "mapping keys must be scalars");
 	}
-	qsort(refs, n, sizeof(*refs), compare_keys);
+	if (n)
+		qsort(refs, n, sizeof(*refs), compare_keys);
 	for (i = 1; i < n; i++) {
 		const struct key_ref *first = &refs[i - 1];
 

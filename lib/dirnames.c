@@ -38,7 +38,8 @@ int dir_names(const char *dir, bool (*keep)(const struct dirent *de),
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), compare_names);
+	if (n)	/* qsort() takes no NULL, even for nothing */
+		qsort(v, n, sizeof(*v), compare_names);
 	*names = v;
 	*count = n;
 	return 0;

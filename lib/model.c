@@ -1101,7 +1101,8 @@ static void report_duplicates(struct checker *c, struct named *v, size_t n,
 	const struct named *first;
 	size_t i;
 
-	qsort(v, n, sizeof(*v), compare_named);
+	if (n)
+		qsort(v, n, sizeof(*v), compare_named);
 	for (i = 1, first = v; i < n; i++) {
 		if (strcmp(v[i].name, first->name)) {
 			first = &v[i];
@@ -1278,7 +1279,8 @@ static int build_graph(struct loop_graph *g, const struct tcspan_topology *t,
 							      TCSPAN_HOOK_EGRESS, i };
 	}
 	g->n_sources = n;
-	qsort(g->sources, n, sizeof(*g->sources), compare_sources);
+	if (n)
+		qsort(g->sources, n, sizeof(*g->sources), compare_sources);
 	for (i = 0; i < t->n_rules; i++) {
 		r = &t->rules[i];
 		if (!rule_ok[i])

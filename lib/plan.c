@@ -844,7 +844,8 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		    U32_BUCKET(f->handle) == 0)
 			mine[n_mine++] = f;
 	}
-	qsort(mine, n_mine, sizeof(*mine), compare_slot_filter);
+	if (n_mine)
+		qsort(mine, n_mine, sizeof(*mine), compare_slot_filter);
 	for (i = 0; i < n_mine; i++) {
 		unsigned int kind = !strcmp(mine[i]->kind, "bpf") ? KIND_BPF :
 				    !strcmp(mine[i]->kind, "u32") ? KIND_U32 : KIND_OTHER;
@@ -1095,7 +1096,7 @@ static int compare_u32(const void *a, const void *b)
 
 static bool has_id(const uint32_t *sorted, size_t n, uint32_t id)
 {
-	return bsearch(&id, sorted, n, sizeof(*sorted), compare_u32) != NULL;
+	return n && bsearch(&id, sorted, n, sizeof(*sorted), compare_u32) != NULL;
 }
 
 /* Sorted, without repeats; returns the new length. */
@@ -1103,7 +1104,8 @@ static size_t sort_unique(uint32_t *v, size_t n)
 {
 	size_t i, k = 0;
 
-	qsort(v, n, sizeof(*v), compare_u32);
+	if (n)
+		qsort(v, n, sizeof(*v), compare_u32);
 	for (i = 0; i < n; i++)
 		if (!k || v[k - 1] != v[i])
 			v[k++] = v[i];
@@ -1144,7 +1146,8 @@ static void plan_rules(struct planner *p)
 					p->topo->rules[j].name);
 		}
 	}
-	qsort(slots, n, sizeof(*slots), compare_slot);
+	if (n)
+		qsort(slots, n, sizeof(*slots), compare_slot);
 	for (start = 0; start < n; start = i) {
 		char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 16];
 

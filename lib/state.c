@@ -302,10 +302,13 @@ struct tcspan_state *tcspan_state__observe(const char *name, struct tcspan_error
 		errno = -ret;
 		return NULL;
 	}
-	qsort(st->topos, st->n_topos, sizeof(*st->topos), compare_topology);
+	/* qsort() takes no NULL, even for nothing. */
+	if (st->n_topos)
+		qsort(st->topos, st->n_topos, sizeof(*st->topos), compare_topology);
 	for (i = 0; i < st->n_topos; i++)
-		qsort(st->topos[i].rules, st->topos[i].n_rules, sizeof(struct state_rule),
-		      compare_rule);
+		if (st->topos[i].n_rules)
+			qsort(st->topos[i].rules, st->topos[i].n_rules,
+			      sizeof(struct state_rule), compare_rule);
 	return st;
 }
 

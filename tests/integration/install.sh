@@ -10,6 +10,9 @@ DEST="$WORK/root"
 P="$RUN_ID-ex"
 topology "$P"
 
+# The plain build is what installs (a sanitized `make check SANITIZE=1`
+# passes its variables down through MAKEFLAGS: not to these).
+unset MAKEFLAGS MAKELEVEL MFLAGS
 # Leave build/ as a plain `make` has it (tcspan.pc holds the paths).
 trap 'make -C "$ROOT" -s all >/dev/null 2>&1; cleanup' EXIT
 

@@ -5,6 +5,7 @@
 # make check      deps, build, unit + BPF + integration tests (as root)
 # make demo       bring up configs/demo.yaml, show mirrored traffic, tear down
 # make bench      measurements side by side (root); QUICK=1 for a short run
+# make fuzz       libFuzzer over parse + validate + plan, FUZZ_SECONDS=600
 # make install    PREFIX=/usr/local DESTDIR=   (make uninstall: the same files)
 # make clean      remove build/
 # V=1             show the commands
@@ -48,7 +49,7 @@ endif
 DEB_PKGS := build-essential pkg-config clang llvm libnl-3-dev libnl-route-3-dev \
 	    libbpf-dev libelf-dev zlib1g-dev libyaml-dev bpftool iproute2 \
 	    tcpdump jq valgrind iputils-ping procps systemd groff-base man-db \
-	    bash-completion python3-yaml python3-kubernetes
+	    bash-completion python3-yaml python3-kubernetes libclang-rt-14-dev time
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -171,7 +172,7 @@ unit: $(UNIT_BINS)
 tools: $(TOOL_BINS)
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all unit tools $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all unit tools $(BENCH_BINS) $(FUZZ_BIN)
 	$(Q)TCSPAN_SANITIZE=$(SANITIZE) tests/run $(BUILD)
 
 # Figures in a table and in $(BUILD)/bench.json; never asserted by tests.
@@ -211,9 +212,55 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
+# ---- fuzzing: parse + validate + plan under libFuzzer -----------------------
+# make fuzz       build $(FUZZ_BIN) and run it FUZZ_SECONDS (600) over
+#                 $(BUILD)/fuzz/corpus, which grows from run to run; crashes
+#                 are written to $(BUILD)/fuzz/artifacts/
+FUZZ_CC		?= clang-14
+FUZZ_SECONDS	?= 600
+FUZZ_FLAGS	:= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS	:= -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+		   -Wno-gnu-variable-sized-type-not-at-end -MMD -MP \
+		   -I$(BUILD)/bpf -Ilib -Ibpf $(PKG_CFLAGS)
+FUZZ_BIN	:= $(BUILD)/fuzz/fuzz_topology
+FUZZ_LIB	:= $(BUILD)/fuzz/libtcspan.a
+FUZZ_LIB_OBJS	:= $(LIB_SRCS:lib/%.c=$(BUILD)/fuzz/lib/%.o)
+FUZZ_SEEDS	 = configs/*.yaml tests/unit/good/*.yaml tests/unit/bad/*.yaml
+
+# The library instrumented; the archive lets the linker take only what
+# parse, validate and plan reach.
+$(BUILD)/fuzz/lib/%.o: lib/%.c $(BPF_SKELS) | $(BUILD)/fuzz/lib
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_topology.o: tests/fuzz/fuzz_topology.c $(BPF_SKELS) | $(BUILD)/fuzz/lib
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BIN): $(BUILD)/fuzz/fuzz_topology.o $(FUZZ_LIB)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $^ -o $@ $(PKG_LIBS)
+
+$(BUILD)/fuzz/lib:
+	$(Q)mkdir -p $@
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/seeds $(BUILD)/fuzz/artifacts
+	$(Q)for f in $(FUZZ_SEEDS); do cp "$$f" "$(BUILD)/fuzz/seeds/$$(echo "$$f" | tr / _)"; done
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 \
+		-timeout=10 -dict=tests/fuzz/yaml.dict -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/artifacts/ \
+		$(BUILD)/fuzz/corpus $(BUILD)/fuzz/seeds
+
 FORCE:
-.PHONY: all deps unit tools check bench demo install uninstall clean FORCE
+.PHONY: fuzz all deps unit tools check bench demo install uninstall clean FORCE
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
+-include $(wildcard $(BUILD)/fuzz/lib/*.d $(BUILD)/fuzz/*.d)
 -include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/tools/*.d \
 	     $(BUILD)/tests/bench/*.d)

@@ -202,17 +202,37 @@ static void problem_at(struct builder *b, const yaml_mark_t *mark, const char *f
  * lines and characters up to it; UTF-8 continuation bytes are no column.
  */
 static void offset_to_position(const char *buf, size_t len, size_t offset,
-			       unsigned int *line, unsigned int *column)
+			       yaml_encoding_t encoding, unsigned int *line,
+			       unsigned int *column)
 {
-	size_t i;
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t i = 0;
+	unsigned int unit;
 
 	*line = 1;
 	*column = 1;
-	for (i = 0; i < offset && i < len; i++) {
-		if (buf[i] == '\n') {
+	if (encoding == YAML_UTF16LE_ENCODING || encoding == YAML_UTF16BE_ENCODING) {
+		/* Units of two bytes after the byte-order mark; a low
+		 * surrogate continues the character before it. */
+		if (len >= 2 && ((b[0] == 0xff && b[1] == 0xfe) || (b[0] == 0xfe && b[1] == 0xff)))
+			i = 2;
+		for (; i + 1 < len && i < offset; i += 2) {
+			unit = encoding == YAML_UTF16LE_ENCODING ? b[i] | b[i + 1] << 8 :
+								   b[i] << 8 | b[i + 1];
+			if (unit == '\n') {
+				(*line)++;
+				*column = 1;
+			} else if (unit < 0xdc00 || unit > 0xdfff) {
+				(*column)++;
+			}
+		}
+		return;
+	}
+	for (; i < offset && i < len; i++) {
+		if (b[i] == '\n') {
 			(*line)++;
 			*column = 1;
-		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+		} else if ((b[i] & 0xc0) != 0x80) {
 			(*column)++;
 		}
 	}
@@ -231,7 +251,8 @@ static void libyaml_problem(struct builder *b, const yaml_parser_t *parser,
 		b->problems->out_of_memory = true;
 		break;
 	case YAML_READER_ERROR:
-		offset_to_position(buf, len, parser->problem_offset, &line, &column);
+		offset_to_position(buf, len, parser->problem_offset, parser->encoding, &line,
+				   &column);
 		if (parser->problem_value != -1)
 			config_problems__add(b->problems, line, column, "%s (byte 0x%02x)",
 					     problem, parser->problem_value);

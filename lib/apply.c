@@ -364,17 +364,14 @@ static int create_link(struct run *r, const struct kop_link *l, struct tcspan_er
 	return ret;
 }
 
-/*
- * Delete a pair by one end's name, once its alias shows it is still the
- * pair that was planned (op->text); an end already gone went with its peer.
- */
-static int delete_link(struct run *r, const struct kop *op, struct tcspan_error *err)
+/* op's device as the run has read it: 0 with *d NULL when it is gone. */
+static int read_dev(struct run *r, const struct kop *op, const struct link_dev **d,
+		    struct tcspan_error *err)
 {
-	const struct link_dev *d;
-	struct nl_conn *conn;
 	size_t i;
 	int ret;
 
+	*d = NULL;
 	ret = resolve(r, op->netns, op->dev, NULL);
 	if (ret == -ENODEV)
 		return 0;
@@ -383,7 +380,23 @@ static int delete_link(struct run *r, const struct kop *op, struct tcspan_error 
 					 op->netns, strerror(-ret));
 	for (i = 0; i < r->n_cache && strcmp(r->cache_ns[i], op->netns); i++)
 		;
-	d = link_table__by_name(&r->cache[i], op->dev);
+	*d = link_table__by_name(&r->cache[i], op->dev);
+	return 0;
+}
+
+/*
+ * Delete a pair by one end's name, once its alias shows it is still the
+ * pair that was planned (op->text); an end already gone went with its peer.
+ */
+static int delete_link(struct run *r, const struct kop *op, struct tcspan_error *err)
+{
+	const struct link_dev *d;
+	struct nl_conn *conn;
+	int ret;
+
+	ret = read_dev(r, op, &d, err);
+	if (ret || !d)
+		return ret;
 	if (op->text[0] && strcmp(d->alias, op->text))
 		return tcspan_error__add(err, -EEXIST, "device \"%s%s%s\" changed since it "
 					 "was read (alias \"%s\"); not deleting it",
@@ -397,18 +410,11 @@ static int delete_unfinished(struct run *r, const struct kop *op, struct tcspan_
 {
 	const struct link_dev *d;
 	struct nl_conn *conn;
-	size_t i;
 	int ret;
 
-	ret = resolve(r, op->netns, op->dev, NULL);
-	if (ret == -ENODEV)
-		return 0;		/* it went with its peer */
-	if (ret < 0)
-		return tcspan_error__add(err, ret, "cannot read devices of %s: %s",
-					 op->netns, strerror(-ret));
-	for (i = 0; i < r->n_cache && strcmp(r->cache_ns[i], op->netns); i++)
-		;
-	d = link_table__by_name(&r->cache[i], op->dev);
+	ret = read_dev(r, op, &d, err);
+	if (ret || !d)
+		return ret;		/* gone: it went with its peer */
 	if (!link_dev__unfinished(d, r->ctx->name))
 		return tcspan_error__add(err, -EEXIST, "device \"%s%s%s\" changed since it "
 					 "was read; not deleting it", op->netns,

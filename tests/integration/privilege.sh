@@ -59,14 +59,26 @@ check "destroy with the three" "0 Destroy complete: 7 removed." "$? $(tail -1 <<
 check "destroy left no namespace" 0 "$(ip netns list | grep -c "^$RUN_ID-")"
 
 # --- one missing: named, nothing changed ----------------------------------------
-refused() { # NAME CAPS FILE EXPECTED-FIRST-LINE
-	local out status
-	out=$(with "$2" "$TCSPAN" apply "$3" 2>&1)
-	status=$?
-	check "$1: apply fails naming the capability" "1 $4" "$status $(head -1 <<<"$out")"
-	check "$1: nothing is left" "0 0" \
-		"$(ip netns list | grep -c "^$RUN_ID-") $("$TCSPAN" -j show "$T" | jq '.topologies | length')"
+# alone CMD...: run CMD in a mount namespace of its own whose /run/netns is
+# empty, so that what it meets does not depend on the namespaces others
+# have on this machine (tcspan looks into every one, which needs
+# CAP_SYS_ADMIN); prints CMD's output, then "left N": the namespaces CMD
+# left there.
+alone() {
+	unshare -m --propagation private bash -c '
+		mount -t tmpfs tcspan-test /run/netns || exit 2
+		"$@" 2>&1
+		echo "status $?"
+		echo "left $(ls -A /run/netns | wc -l)"' alone "$@"
 }
+refused() { # NAME CAPS FILE EXPECTED-FIRST-LINE
+	local out
+	out=$(alone with "$2" "$TCSPAN" apply "$3")
+	check "$1: apply fails naming the capability" "$4" "$(head -1 <<<"$out")"
+	check "$1: nothing is left" "status 1 left 0 0 0" \
+		"$(tail -2 <<<"$out" | tr '\n' ' ')$(ip netns list | grep -c "^$RUN_ID-") $("$TCSPAN" -j show "$T" | jq '.topologies | length')"
+}
+export -f with
 refused "without CAP_NET_ADMIN" bpf,sys_admin "$WORK/t.yaml" \
 	"tcspan: error: cannot set up device lo: Operation not permitted (needs CAP_NET_ADMIN)"
 refused "without CAP_SYS_ADMIN" net_admin,bpf "$WORK/t.yaml" \
@@ -74,14 +86,16 @@ refused "without CAP_SYS_ADMIN" net_admin,bpf "$WORK/t.yaml" \
 
 # Without CAP_BPF (and CAP_SYS_ADMIN, which would stand in for it): a
 # topology on devices of a namespace of the test's own, entered by
-# unshare so that tcspan needs no namespace of its own.
+# unshare so that tcspan needs no namespace of its own, with an empty
+# /run/netns as above.
 cat >"$WORK/host.yaml" <<EOF
 version: 1
 name: $T
 rules:
   - { name: r, action: mirror, from: h0, direction: ingress, to: h1 }
 EOF
-out=$(unshare -n bash -c '
+out=$(unshare -n -m --propagation private bash -c '
+	mount -t tmpfs tcspan-test /run/netns &&
 	ip link add h0 type veth peer name h0p && ip link add h1 type veth peer name h1p &&
 	for d in h0 h0p h1 h1p; do ip link set "$d" up; done &&
 	setpriv --bounding-set=-all,+net_admin --inh-caps=-all --no-new-privs "$0" apply "$1"

@@ -677,7 +677,18 @@ static int do_show(int argc, char **argv)
 				printf("%s", i ? ", " : "");
 				json_string(tcspan_state__link(st, t, i));
 			}
-			printf("], \"devices\": []}");
+			printf("], \"devices\": [");
+			for (i = 0; i < tcspan_state__device_count(st, t); i++) {
+				const char *kind, *dev = tcspan_state__device(st, t, i, &kind);
+				size_t k = strcspn(kind, " ");
+
+				printf("%s{\"name\": ", i ? ", " : "");
+				json_string(dev);
+				printf(", \"kind\": \"%.*s\", \"settings\": ", (int)k, kind);
+				json_string(kind + k + (kind[k] == ' '));
+				putchar('}');
+			}
+			printf("]}");
 		}
 		printf("]}\n");
 		goto out;
@@ -722,6 +733,11 @@ static int do_show(int argc, char **argv)
 		for (i = 0; i < tcspan_state__link_count(st, t); i++)
 			printf("%s link: %s\n", tcspan_state__topology_name(st, t),
 			       tcspan_state__link(st, t, i));
+		for (i = 0; i < tcspan_state__device_count(st, t); i++) {
+			const char *kind, *dev = tcspan_state__device(st, t, i, &kind);
+
+			printf("%s device: %s %s\n", tcspan_state__topology_name(st, t), dev, kind);
+		}
 	}
 out:
 	status = 0;

@@ -364,6 +364,24 @@ static int create_link(struct run *r, const struct kop_link *l, struct tcspan_er
 	return ret;
 }
 
+/* A `devices:` item, marked (op->text) and up; nothing is left on failure. */
+static int create_device(struct run *r, const struct kop *op, struct tcspan_error *err)
+{
+	struct nl_conn *conn;
+	int ret;
+
+	ret = conn_pool__get(r->ctx->pool, op->netns, &conn, err);
+	if (ret)
+		return ret;
+	ret = link_add_device(conn, &op->device, link_unfinished_group(r->ctx->name), err);
+	if (ret)
+		return ret;
+	ret = link_set_alias_up(conn, op->dev, op->text, err);
+	if (ret)
+		link_delete(conn, op->dev, NULL);
+	return ret;
+}
+
 /* op's device as the run has read it: 0 with *d NULL when it is gone. */
 static int read_dev(struct run *r, const struct kop *op, const struct link_dev **d,
 		    struct tcspan_error *err)
@@ -460,7 +478,12 @@ static int run_direct(struct run *r, size_t i)
 		drop_cache(r);
 		break;
 	case KOP_LINK_DEL:
+	case KOP_DEVICE_DEL:
 		ret = delete_link(r, op, r->err);
+		drop_cache(r);
+		break;
+	case KOP_DEVICE_ADD:
+		ret = create_device(r, op, r->err);
 		drop_cache(r);
 		break;
 	case KOP_META_CREATE:
@@ -519,6 +542,14 @@ static bool undo_one(struct run *r, size_t i)
 		break;
 	case KOP_LINK_DEL:
 		ret = create_link(r, &op->link, quiet);
+		drop_cache(r);
+		break;
+	case KOP_DEVICE_ADD:
+		ret = delete_link(r, op, quiet);
+		drop_cache(r);
+		break;
+	case KOP_DEVICE_DEL:
+		ret = create_device(r, op, quiet);
 		drop_cache(r);
 		break;
 	case KOP_FILTER_DEL:

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -248,6 +249,139 @@ int link_add_veth(struct nl_conn *conn, const char *name, const char *peer,
 nomem:
 	nlmsg_free(msg);
 	close(fd);
+	return -ENOMEM;
+}
+
+static const char *address_str(const struct tcspan_prefix *p, char *buf, size_t size)
+{
+	return inet_ntop(p->family, &p->addr, buf, size) ? buf : "?";
+}
+
+const char *link_device_rest(const struct tcspan_device *dev, char *buf, size_t size)
+{
+	const struct tcspan_vxlan *vx = &dev->vxlan;
+	char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN + 8] = "";
+	char underlay[IFNAMSIZ + 10] = "";
+	int n;
+
+	if (dev->kind == TCSPAN_DEVICE_IFB) {
+		n = snprintf(buf, size, "device ifb");
+	} else {
+		if (vx->has_local) {
+			strcpy(local, " local=");
+			address_str(&vx->local, local + 7, sizeof(local) - 7);
+		}
+		if (vx->underlay[0])
+			snprintf(underlay, sizeof(underlay), " underlay=%s", vx->underlay);
+		n = snprintf(buf, size, "device vxlan id=%u remote=%s port=%u%s%s", vx->id,
+			     address_str(&vx->remote, remote, sizeof(remote)), vx->port,
+			     local, underlay);
+	}
+	return n >= 0 && (size_t)n < size ? buf : NULL;
+}
+
+static bool parse_address(const char *s, struct tcspan_prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (inet_pton(AF_INET, s, &p->addr.v4) == 1) {
+		p->family = AF_INET;
+		p->len = 32;
+	} else if (inet_pton(AF_INET6, s, &p->addr.v6) == 1) {
+		p->family = AF_INET6;
+		p->len = 128;
+	}
+	return p->family != 0;
+}
+
+bool link_device_parse(const char *rest, struct tcspan_device *dev)
+{
+	struct tcspan_vxlan *vx = &dev->vxlan;
+	char copy[256], *save = NULL, *tok, *value;
+	unsigned long v;
+	bool id = false, remote = false;
+
+	memset(vx, 0, sizeof(*vx));
+	if (!strcmp(rest, "device ifb")) {
+		dev->kind = TCSPAN_DEVICE_IFB;
+		return true;
+	}
+	if (strncmp(rest, "device vxlan ", 13) || strlen(rest) >= sizeof(copy))
+		return false;
+	dev->kind = TCSPAN_DEVICE_VXLAN;
+	strcpy(copy, rest + 13);
+	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		value = strchr(tok, '=');
+		if (!value)
+			return false;
+		*value++ = '\0';
+		if (!strcmp(tok, "id") || !strcmp(tok, "port")) {
+			v = strtoul(value, NULL, 10);
+			if (!strcmp(tok, "id"))
+				vx->id = v, id = true;
+			else
+				vx->port = v;
+		} else if (!strcmp(tok, "remote")) {
+			remote = parse_address(value, &vx->remote);
+		} else if (!strcmp(tok, "local")) {
+			vx->has_local = parse_address(value, &vx->local);
+		} else if (!strcmp(tok, "underlay") && strlen(value) < IFNAMSIZ) {
+			strcpy(vx->underlay, value);
+		} else {
+			return false;
+		}
+	}
+	return id && remote && vx->port;
+}
+
+static int put_vxlan(struct nl_msg *msg, const struct tcspan_vxlan *vx, int underlay)
+{
+	bool v4 = vx->remote.family == AF_INET;
+	size_t alen = v4 ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+
+	if (nla_put_u32(msg, IFLA_VXLAN_ID, vx->id) < 0 ||
+	    nla_put(msg, v4 ? IFLA_VXLAN_GROUP : IFLA_VXLAN_GROUP6, alen, &vx->remote.addr) < 0 ||
+	    nla_put_u16(msg, IFLA_VXLAN_PORT, htons(vx->port)) < 0 ||
+	    (vx->has_local &&
+	     nla_put(msg, v4 ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, alen, &vx->local.addr) < 0) ||
+	    (underlay > 0 && nla_put_u32(msg, IFLA_VXLAN_LINK, underlay) < 0))
+		return -ENOMEM;
+	return 0;
+}
+
+int link_add_device(struct nl_conn *conn, const struct tcspan_device *dev,
+		    uint32_t group, struct tcspan_error *err)
+{
+	const char *kind = dev->kind == TCSPAN_DEVICE_IFB ? "ifb" : "vxlan";
+	const char *netns = nl_conn__netns(conn);
+	struct nlattr *linkinfo, *data;
+	struct nl_msg *msg;
+	char what[128];
+	int underlay = 0;
+
+	if (dev->kind == TCSPAN_DEVICE_VXLAN && dev->vxlan.underlay[0]) {
+		underlay = link_ifindex(conn, dev->vxlan.underlay, err);
+		if (underlay < 0)
+			return underlay;
+	}
+	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+	if (!msg || nla_put_string(msg, IFLA_IFNAME, dev->ep.dev) < 0 ||
+	    nla_put_u32(msg, IFLA_GROUP, group) < 0)
+		goto nomem;
+	linkinfo = nla_nest_start(msg, IFLA_LINKINFO);
+	if (!linkinfo || nla_put_string(msg, IFLA_INFO_KIND, kind) < 0)
+		goto nomem;
+	if (dev->kind == TCSPAN_DEVICE_VXLAN) {
+		data = nla_nest_start(msg, IFLA_INFO_DATA);
+		if (!data || put_vxlan(msg, &dev->vxlan, underlay))
+			goto nomem;
+		nla_nest_end(msg, data);
+	}
+	nla_nest_end(msg, linkinfo);
+	snprintf(what, sizeof(what), "cannot create %s device %s%s%s", kind, netns,
+		 *netns ? "/" : "", dev->ep.dev);
+	return nl_conn__request(conn, msg, what, err);
+nomem:
+	nlmsg_free(msg);
 	return -ENOMEM;
 }
 

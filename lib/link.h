@@ -65,6 +65,24 @@ bool link_dev__unfinished(const struct link_dev *d, const char *topology);
 int link_add_veth(struct nl_conn *conn, const char *name, const char *peer,
 		  const char *peer_netns, uint32_t group, struct tcspan_error *err);
 
+/*
+ * What marks a `devices:` item, after "tcspan:TOPOLOGY ": its kind and
+ * settings, "device ifb" or "device vxlan id=42 remote=198.18.1.9
+ * port=4789 [local=...] [underlay=eth0]", so that a device whose settings
+ * the file changed is told apart and re-created.  NULL when buf is short.
+ */
+const char *link_device_rest(const struct tcspan_device *dev, char *buf, size_t size);
+
+/* The kind and settings back from a rest link_device_rest() wrote. */
+bool link_device_parse(const char *rest, struct tcspan_device *dev);
+
+/*
+ * Create device dev->ep.dev (ifb or vxlan) in the connection's namespace,
+ * in device group `group`; a vxlan's underlay is looked up there.
+ */
+int link_add_device(struct nl_conn *conn, const struct tcspan_device *dev,
+		    uint32_t group, struct tcspan_error *err);
+
 /* Set alias, put into the default device group and bring up device `name`. */
 int link_set_alias_up(struct nl_conn *conn, const char *name, const char *alias,
 		      struct tcspan_error *err);

@@ -573,6 +573,129 @@ static void plan_links(struct planner *p)
 	free(gone);
 }
 
+/* ---- devices ------------------------------------------------------------ */
+
+static void device_op(struct planner *p, enum kop_type type, const char *netns,
+		      const struct tcspan_device *dev, const char *alias,
+		      const struct tcspan_mark *mark)
+{
+	struct kop *op = push(p, type);
+
+	if (!op)
+		return;
+	snprintf(op->netns, sizeof(op->netns), "%s", netns);
+	snprintf(op->dev, sizeof(op->dev), "%s", dev->ep.dev);
+	op->device = *dev;
+	snprintf(op->device.ep.netns, sizeof(op->device.ep.netns), "%s", netns);
+	snprintf(op->text, sizeof(op->text), "%s", alias);
+	if (mark)
+		op->mark = *mark;
+}
+
+/* Delete the observed device d of this topology (alias rest `rest`). */
+static void remove_device(struct planner *p, const char *netns, const struct link_dev *d,
+			  const char *rest)
+{
+	struct tcspan_device dev = {};
+	char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2];
+
+	snprintf(dev.ep.dev, sizeof(dev.ep.dev), "%s", d->name);
+	if (!link_device_parse(rest, &dev)) {
+		fail_at(p, NULL, "device \"%s\" carries a mark of this topology that this "
+			"version of tcspan cannot read (\"%s\"); not removing it",
+			ep_str(p, netns, d->name), d->alias);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s/%s", netns, d->name);
+	add_to_list(p, &p->doomed, &p->n_doomed, key);
+	device_op(p, KOP_DEVICE_DEL, netns, &dev, d->alias, NULL);
+}
+
+/* A vxlan's underlay: one of the file's link ends there, or present. */
+static bool underlay_known(struct planner *p, const struct tcspan_device *dev)
+{
+	const struct observed_netns *o = observed__netns(p->obs, dev->ep.netns);
+
+	return is_fresh(p, dev->ep.netns, dev->vxlan.underlay) ||
+	       (o && link_table__by_name(&o->links, dev->vxlan.underlay));
+}
+
+static void plan_devices(struct planner *p)
+{
+	char topo[TCSPAN_TOPOLOGY_NAME_MAX + 1], rest[256], **kept = NULL;
+	size_t n_kept = 0, i, j;
+	const char *r;
+
+	for (i = 0; p->topo && i < p->topo->n_devices; i++) {
+		const struct tcspan_device *dev = &p->topo->devices[i];
+		const struct tcspan_endpoint *ep = &dev->ep;
+		const struct link_dev *d = present_dev(p, ep->netns, ep->dev);
+		const char *kind = dev->kind == TCSPAN_DEVICE_IFB ? "ifb" : "vxlan";
+		bool underlay_new = false;
+
+		if (!link_device_rest(dev, rest, sizeof(rest))) {
+			fail_at(p, &dev->mark, "device \"%s\": its settings are too long to "
+				"record", ep_str(p, ep->netns, ep->dev));
+			continue;
+		}
+		if (dev->kind == TCSPAN_DEVICE_VXLAN && dev->vxlan.underlay[0]) {
+			if (!underlay_known(p, dev)) {
+				fail_at(p, &dev->mark, "vxlan device \"%s\": underlay device "
+					"\"%s\" not found", ep_str(p, ep->netns, ep->dev),
+					ep_str(p, ep->netns, dev->vxlan.underlay));
+				continue;
+			}
+			/* The kernel deletes a vxlan with its underlay. */
+			underlay_new = is_fresh(p, ep->netns, dev->vxlan.underlay) ||
+				       is_doomed(p, ep->netns, dev->vxlan.underlay);
+		}
+		if (d && !link_alias_parse(d->alias, topo, sizeof(topo), &r)) {
+			fail_at(p, &ep->mark, "device \"%s\" exists and was not created by "
+				"tcspan", ep_str(p, ep->netns, ep->dev));
+			continue;
+		}
+		if (d && strcmp(topo, p->name)) {
+			fail_at(p, &ep->mark, "device \"%s\" belongs to topology \"%s\"",
+				ep_str(p, ep->netns, ep->dev), topo);
+			continue;
+		}
+		add_to_list(p, &kept, &n_kept, ep_str(p, ep->netns, ep->dev));
+		if (d && !strcmp(r, rest) && !strcmp(d->kind, kind) && d->up && !underlay_new)
+			continue;
+		if (d && !strncmp(r, "device ", 7))
+			remove_device(p, ep->netns, d, r);
+		/* A link end of this topology by that name goes with plan_links. */
+		change(p, d ? TCSPAN_OP_CHANGE : TCSPAN_OP_ADD, TCSPAN_KIND_DEVICE,
+		       ep_str(p, ep->netns, ep->dev),
+		       !d ? kind : underlay_new ? "re-created: its underlay is re-created" :
+		       strcmp(r, rest) ? "re-created: its settings differ" :
+		       "re-created: it is down or differs");
+		device_op(p, KOP_DEVICE_ADD, ep->netns, dev,
+			  fmt(p, "tcspan:%s %s", p->name, rest), &dev->mark);
+		mark_fresh(p, ep);
+	}
+
+	/* This topology's devices that the file no longer has. */
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+
+		for (j = 0; j < o->links.count; j++) {
+			const struct link_dev *d = &o->links.devs[j];
+
+			if (!link_alias_parse(d->alias, topo, sizeof(topo), &r) ||
+			    strcmp(topo, p->name) || strncmp(r, "device ", 7) ||
+			    in_list(kept, n_kept, ep_str(p, o->name, d->name)))
+				continue;
+			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_DEVICE,
+			       ep_str(p, o->name, d->name), NULL);
+			remove_device(p, o->name, d, r);
+		}
+	}
+	for (i = 0; i < n_kept; i++)
+		free(kept[i]);
+	free(kept);
+}
+
 /* Our filters on devices that go with their links: deleted first, one by
  * one, so that a rollback can put them back. */
 static void plan_doomed_filters(struct planner *p)
@@ -1302,11 +1425,6 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	if (n_meta)
 		memcpy(p.meta_sorted, meta, n_meta * sizeof(*meta));
 	qsort(p.meta_sorted, n_meta, sizeof(*meta), compare_meta);
-	for (i = 0; topo && i < topo->n_devices; i++)
-		fail_at(&p, &topo->devices[i].mark, "device \"%s\": creating %s devices "
-			"is not supported by this version of tcspan",
-			topo->devices[i].ep.dev,
-			topo->devices[i].kind == TCSPAN_DEVICE_VXLAN ? "vxlan" : "ifb");
 	/* auto runs on tc; a rule that insists on XDP must not end up there. */
 	for (i = 0; topo && i < topo->n_rules; i++)
 		if (topo->rules[i].datapath == TCSPAN_DATAPATH_XDP)
@@ -1315,6 +1433,7 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 				topo->rules[i].name);
 	plan_namespaces(&p);
 	plan_links(&p);
+	plan_devices(&p);
 	plan_doomed_filters(&p);
 	plan_rules(&p);
 	plan_clsact_removal(&p);

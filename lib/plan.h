@@ -45,8 +45,10 @@ enum kop_type {
 	KOP_NETNS_ADD,
 	KOP_DOOMED_FILTER_DEL,	/* ours, on a device that goes with its link */
 	KOP_UNFINISHED_DEL,	/* a pair that a killed run never marked; no undo */
+	KOP_DEVICE_DEL,		/* before its underlay's link goes (undo after) */
 	KOP_LINK_DEL,		/* before any add: a new link may reuse a name */
 	KOP_LINK_ADD,
+	KOP_DEVICE_ADD,		/* after the links: an underlay may be one */
 	KOP_META_CREATE,
 	KOP_META_SET,
 	KOP_CLSACT_ADD,
@@ -84,6 +86,7 @@ struct kop {
 	const struct tcspan_match *match; /* bpf: the rule's keys (in the model) */
 	const struct classifier_object *object; /* match.bpf: the object read */
 	struct kop_link link;
+	struct tcspan_device device;	/* device add/delete: what to create */
 	uint32_t meta_kind, meta_id;
 	char text[256];			/* metadata text; a link's alias */
 	const char *rule;		/* rule name, for messages */

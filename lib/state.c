@@ -31,6 +31,8 @@ struct state_topology {
 	size_t n_rules;
 	char **namespaces, **links;
 	size_t n_namespaces, n_links;
+	char **devices, **device_kinds;	/* "NETNS/DEV"; "vxlan id=42 ..." */
+	size_t n_devices;
 };
 
 struct tcspan_state {
@@ -86,6 +88,25 @@ static char *endpoint(const char *netns, const char *dev)
 	if (asprintf(&s, "%s%s%s", netns, *netns ? "/" : "", dev) < 0)
 		return NULL;
 	return s;
+}
+
+/* A `devices:` item of topology `topo`: kind and settings from its mark. */
+static int add_device(struct tcspan_state *st, const char *topo, const char *netns,
+		      const char *dev, const char *kind)
+{
+	struct state_topology *t = topology(st, topo, meta_id(topo));
+	size_t n;
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	n = t->n_devices;
+	ret = push_string(&t->devices, &n, endpoint(netns, dev));
+	if (!ret)
+		ret = push_string(&t->device_kinds, &t->n_devices, strdup(kind));
+	if (ret && n > t->n_devices)
+		free(t->devices[n - 1]);	/* keep the two lists in step */
+	return ret;
 }
 
 static int add_filter(struct state_topology *t, const struct observed_netns *ns,
@@ -203,7 +224,15 @@ static int collect(struct tcspan_state *st, const char *only, const struct obser
 			char *s;
 
 			if (!link_alias_parse(d->alias, topo, sizeof(topo), &rest) ||
-			    strncmp(rest, "link ", 5) || (only && strcmp(only, topo)))
+			    (only && strcmp(only, topo)))
+				continue;
+			if (!strncmp(rest, "device ", 7)) {
+				ret = add_device(st, topo, ns->name, d->name, rest + 7);
+				if (ret)
+					goto out;
+				continue;
+			}
+			if (strncmp(rest, "link ", 5))
 				continue;
 			t = topology(st, topo, meta_id(topo));
 			sp = strchr(rest + 5, ' ');
@@ -371,6 +400,21 @@ const char *tcspan_state__link(const struct tcspan_state *st, size_t t, size_t i
 	return i < tcspan_state__link_count(st, t) ? st->topos[t].links[i] : NULL;
 }
 
+size_t tcspan_state__device_count(const struct tcspan_state *st, size_t t)
+{
+	return t < st->n_topos ? st->topos[t].n_devices : 0;
+}
+
+const char *tcspan_state__device(const struct tcspan_state *st, size_t t, size_t i,
+				 const char **kind)
+{
+	if (i >= tcspan_state__device_count(st, t))
+		return NULL;
+	if (kind)
+		*kind = st->topos[t].device_kinds[i];
+	return st->topos[t].devices[i];
+}
+
 void tcspan_state__free(struct tcspan_state *st)
 {
 	size_t i, j;
@@ -392,6 +436,12 @@ void tcspan_state__free(struct tcspan_state *st)
 		for (j = 0; j < t->n_links; j++)
 			free(t->links[j]);
 		free(t->links);
+		for (j = 0; j < t->n_devices; j++) {
+			free(t->devices[j]);
+			free(t->device_kinds[j]);
+		}
+		free(t->devices);
+		free(t->device_kinds);
 		meta_store__free(&t->meta);
 		free(t->name);
 	}

@@ -207,6 +207,14 @@ TCSPAN_API const char *tcspan_state__namespace(const struct tcspan_state *st, si
 /* The veth links topology t created ("NETNS/DEV -- NETNS/DEV"), and link i. */
 TCSPAN_API size_t tcspan_state__link_count(const struct tcspan_state *st, size_t t);
 TCSPAN_API const char *tcspan_state__link(const struct tcspan_state *st, size_t t, size_t i);
+/*
+ * The devices (`devices:` items) topology t created ("NETNS/DEV"), and
+ * device i, with its kind and settings ("vxlan id=42 remote=198.18.1.9
+ * port=4789", "ifb") in *kind when kind is not NULL.
+ */
+TCSPAN_API size_t tcspan_state__device_count(const struct tcspan_state *st, size_t t);
+TCSPAN_API const char *tcspan_state__device(const struct tcspan_state *st, size_t t,
+					    size_t i, const char **kind);
 /* Free it; NULL is accepted. */
 TCSPAN_API void tcspan_state__free(struct tcspan_state *st);
 

@@ -263,25 +263,25 @@ bad "rules that loop through an existing rule" full \
 
 { by_head; by_rules; cat <<EOF
 devices:
-  - name: ifb0
+  - name: vx0
     netns: $A
-    kind: ifb
+    kind: vxlan
+    vxlan: { id: 42, remote: 198.18.0.9, underlay: eth9 }
 EOF
-} | yaml ifb
-bad "devices: ifb (refused at plan time in this version)" full \
-	"$F:$(line_of "$F" "name: ifb0"):5: error: device \"ifb0\": creating ifb devices is not supported by this version of tcspan" \
+} | yaml vxlan-underlay
+bad "a vxlan whose underlay does not exist" full \
+	"$F:$(line_of "$F" "name: vx0"):5: error: vxlan device \"$A/vx0\": underlay device \"$A/eth9\" not found" \
 	apply "$F"
 
 { by_head; by_rules; cat <<EOF
 devices:
-  - name: vx0
+  - name: mon0
     netns: $A
-    kind: vxlan
-    vxlan: { id: 42, remote: 198.18.0.9, underlay: eth0 }
+    kind: ifb
 EOF
-} | yaml vxlan
-bad "devices: vxlan (refused at plan time in this version)" full \
-	"$F:$(line_of "$F" "name: vx0"):5: error: device \"vx0\": creating vxlan devices is not supported by this version of tcspan" \
+} | yaml ifb-on-link
+bad "a device named like a link end of the file" full \
+	"$F:$(line_of "$F" "name: mon0"):11: error: duplicate device \"$A/mon0\" (first at $(line_of "$F" "a: $A/mon0"):8)" \
 	apply "$F"
 
 # Another topology reaching for what the bystander owns.

@@ -1,6 +1,7 @@
 # Every example in configs/ validates, applies, is then converged (plan
 # --detailed-exitcode 0), and destroys to nothing.  The demo carries
-# traffic: its monitor receives a copy of each request and reply.
+# traffic: its monitor receives a copy of each request and reply; so do
+# the lab and the remote mirror's collector.
 . "$(dirname "$0")/../lib.sh"
 
 for f in configs/*.yaml; do
@@ -28,6 +29,11 @@ for f in configs/*.yaml; do
 		capture_start lab lab-c eth0 "icmp"
 		in_ns lab-a ping -c 3 -i 0.05 -W 1 198.18.8.3 >/dev/null 2>&1
 		check "$f: lab-b carries lab-a's requests to lab-c" 3 "$(capture_stop lab)"
+	fi
+	if [ "$name" = remote-mirror ]; then
+		capture_start remote rm-collector vx0 "icmp[icmptype] = icmp-echo"
+		ping_count rm-client 198.18.20.2 5 >/dev/null
+		check "$f: the collector receives the requests decapsulated" 5 "$(capture_stop remote)"
 	fi
 	"$TCSPAN" -q destroy "$name"
 	check "$f: destroy leaves no topology" 0 "$("$TCSPAN" -j show "$name" | jq '.topologies | length')"

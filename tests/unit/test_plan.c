@@ -462,6 +462,127 @@ static void test_unfinished(void)
 	teardown(&f);
 }
 
+/* `devices:` items: made, kept, re-created when their settings change,
+ * removed when the file drops them, never taken from others. */
+static void test_devices(void)
+{
+	struct link_dev present[] = {
+		{ .ifindex = 1, .name = "lo" },
+		{ .ifindex = 2, .name = "eth0", .up = true },
+		{ .ifindex = 3, .name = "mon0", .up = true },
+		{ .ifindex = 4, .name = "vx0", .kind = "vxlan", .up = true },
+		{ .ifindex = 5, .name = "ifb0", .kind = "ifb", .up = true },
+	};
+	struct tcspan_device dev[2] = {}, back = {};
+	struct fixture f;
+	char rest[256];
+	int ret;
+
+	dev[0].kind = TCSPAN_DEVICE_VXLAN;
+	snprintf(dev[0].ep.dev, sizeof(dev[0].ep.dev), "vx0");
+	dev[0].vxlan.id = 42;
+	dev[0].vxlan.port = 4789;
+	dev[0].vxlan.remote.family = AF_INET;
+	dev[0].vxlan.remote.addr.v4.s_addr = htonl(0xc6120109);	/* 198.18.1.9 */
+	dev[0].vxlan.remote.len = 32;
+	snprintf(dev[0].vxlan.underlay, sizeof(dev[0].vxlan.underlay), "eth0");
+	dev[0].mark.line = 7;
+	dev[0].mark.column = 5;
+	dev[1].kind = TCSPAN_DEVICE_IFB;
+	snprintf(dev[1].ep.dev, sizeof(dev[1].ep.dev), "ifb0");
+
+	/* The mark is the settings, and reads back. */
+	unit_result(link_device_rest(&dev[0], rest, sizeof(rest)) &&
+		    !strcmp(rest, "device vxlan id=42 remote=198.18.1.9 port=4789 underlay=eth0") &&
+		    link_device_parse(rest, &back) && back.kind == TCSPAN_DEVICE_VXLAN &&
+		    !memcmp(&back.vxlan, &dev[0].vxlan, sizeof(back.vxlan)) &&
+		    !link_device_parse("device vxlan id=1", &back) &&
+		    !link_device_parse("device gre", &back) &&
+		    !link_device_rest(&dev[0], rest, 20),
+		    "devices: a vxlan's mark holds its settings and reads back",
+		    "'%s'", rest);
+
+	setup(&f);
+	f.ns[0].links.count = 3;
+	f.topo.devices = dev;
+	f.topo.n_devices = 2;
+	rule(&f, 0, "tap", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	snprintf(f.rules[0].to.dev, sizeof(f.rules[0].to.dev), "ifb0");
+	ret = run(&f, false);
+	unit_result(ret == 0 && count_ops(&f, KOP_DEVICE_ADD) == 2 &&
+		    f.res.n_changes == 3 && f.res.changes[0].kind == TCSPAN_KIND_DEVICE &&
+		    !strncmp(find_op(&f, KOP_DEVICE_ADD, 0)->text, "tcspan:lab device vxlan ", 24),
+		    "plan: devices are made, marked, and a rule may send to one",
+		    "ret %d, %zu device adds, %zu changes: %s", ret,
+		    count_ops(&f, KOP_DEVICE_ADD), f.res.n_changes,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+
+	/* As marked: kept.  With a different id: deleted, then made anew. */
+	link_device_rest(&dev[0], rest, sizeof(rest));
+	snprintf(present[3].alias, sizeof(present[3].alias), "tcspan:lab %.200s", rest);
+	snprintf(present[4].alias, sizeof(present[4].alias), "tcspan:lab device ifb");
+	setup(&f);
+	f.ns[0].links.devs = present;
+	f.ns[0].links.count = 5;
+	f.topo.devices = dev;
+	f.topo.n_devices = 2;
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_ops == 0 && f.res.n_changes == 0,
+		    "plan: devices as the file says them are kept", "ret %d, %zu ops",
+		    ret, f.res.n_ops);
+	teardown(&f);
+
+	dev[0].vxlan.id = 43;
+	setup(&f);
+	f.ns[0].links.devs = present;
+	f.ns[0].links.count = 5;
+	f.topo.devices = dev;
+	f.topo.n_devices = 1;
+	ret = run(&f, false);
+	unit_result(ret == 0 && count_ops(&f, KOP_DEVICE_DEL) == 2 &&
+		    count_ops(&f, KOP_DEVICE_ADD) == 1 && f.res.ops[0].type == KOP_DEVICE_DEL &&
+		    f.res.ops[1].type == KOP_DEVICE_DEL && f.res.ops[2].type == KOP_DEVICE_ADD &&
+		    find_op(&f, KOP_DEVICE_DEL, 0)->device.vxlan.id == 42 &&
+		    f.res.n_changes == 2 && f.res.changes[0].op == TCSPAN_OP_CHANGE &&
+		    f.res.changes[1].op == TCSPAN_OP_REMOVE,
+		    "plan: a changed vxlan is re-created, a dropped ifb removed (undo knows both)",
+		    "ret %d, %zu ops, %zu changes", ret, f.res.n_ops, f.res.n_changes);
+	teardown(&f);
+	dev[0].vxlan.id = 42;
+
+	/* Another's device, a missing underlay: named, nothing planned. */
+	present[3].alias[0] = '\0';
+	setup(&f);
+	f.ns[0].links.devs = present;
+	f.ns[0].links.count = 5;
+	dev[0].ep.mark.line = 7;
+	dev[0].ep.mark.column = 13;
+	f.topo.devices = dev;
+	f.topo.n_devices = 1;
+	ret = run(&f, false);
+	unit_result(ret != 0 && tcspan_error__count(f.err) == 1 &&
+		    !strcmp(tcspan_error__message(f.err, 0), "lab.yaml:7:13: error: device "
+			    "\"vx0\" exists and was not created by tcspan"),
+		    "plan: a device by that name made by others is named, not touched",
+		    "ret %d: %s", ret,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+
+	snprintf(dev[0].vxlan.underlay, sizeof(dev[0].vxlan.underlay), "eth9");
+	setup(&f);
+	f.topo.devices = dev;
+	f.topo.n_devices = 1;
+	ret = run(&f, false);
+	unit_result(ret != 0 && tcspan_error__count(f.err) == 1 &&
+		    !strcmp(tcspan_error__message(f.err, 0), "lab.yaml:7:5: error: vxlan "
+			    "device \"vx0\": underlay device \"eth9\" not found"),
+		    "plan: a vxlan whose underlay is missing is refused at its line",
+		    "ret %d: %s", ret,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
+}
+
 /* What this version cannot build is refused at plan time, naming the line. */
 static void test_unsupported(void)
 {
@@ -761,6 +882,7 @@ static void test_eperm_hint(void)
 
 int main(void)
 {
+	test_devices();
 	test_add_to_empty();
 	test_noop();
 	test_change();

@@ -49,10 +49,13 @@ endif
 DEB_PKGS := build-essential pkg-config clang llvm libnl-3-dev libnl-route-3-dev \
 	    libbpf-dev libelf-dev zlib1g-dev libyaml-dev bpftool iproute2 \
 	    tcpdump jq valgrind iputils-ping procps systemd groff-base man-db \
-	    bash-completion python3-yaml python3-kubernetes libclang-rt-14-dev time
+	    bash-completion python3-yaml python3-kubernetes libclang-rt-14-dev time \
+	    libpcap-dev
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libpcap is the command line's alone (tap captures with it), not the library's.
+PCAP_LIBS  = $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap)
 
 CFLAGS	?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
@@ -136,7 +139,7 @@ $(UNIT): cmd/tcspan@.service.in $(BUILD)/paths
 
 $(TCSPAN): $(CMD_OBJS) $(LIB_A)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(PCAP_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB_A)
 	$(call msg,LD,$@)

@@ -109,7 +109,7 @@ _tcspan()
 
     local global_opts='-j --json -v --verbose -q --quiet --color= -h --help
         -V --version'
-    local commands='validate plan apply show stats destroy help'
+    local commands='validate plan apply show stats destroy tap help'
     local colors='auto always never'
 
     # --color=WHEN, and --color WHEN.
@@ -162,7 +162,16 @@ _tcspan()
             _tcspan_devices "$1"
             return 0
             ;;
-        --wait)
+        --wait|--netns|--match|--to|--snaplen|--count|--duration)
+            return 0
+            ;;
+        --direction)
+            COMPREPLY=( $( compgen -W 'ingress egress both' -- "$cur" ) )
+            return 0
+            ;;
+        -w)
+            [[ $command == tap ]] && compopt -o filenames 2>/dev/null &&
+                COMPREPLY=( $( compgen -f -- "$cur" ) )
             return 0
             ;;
         --watch)
@@ -176,7 +185,8 @@ _tcspan()
         if (( skip )); then
             skip=0
         elif [[ ${words[i]} == --wait || ${words[i]} == --dev ||
-                ( ${words[i]} == --watch && $command == stats ) ]]; then
+                ( ${words[i]} == --watch && $command == stats ) ||
+                ( $command == tap && ${words[i]} == @(--netns|--direction|--match|-w|--to|--snaplen|--count|--duration) ) ]]; then
             skip=1
         elif [[ ${words[i]} != -* ]]; then
             operands=$(( operands + 1 ))
@@ -228,10 +238,30 @@ _tcspan()
                 _tcspan_topologies "$1"
             fi
             ;;
+        tap)
+            # After "--" (or CMD) the words are CMD's.
+            (( operands )) && return 0
+            for (( i=ci+1; i < cword; i++ )); do
+                [[ ${words[i]} == -- ]] && return 0
+            done
+            if [[ $cur == -* ]]; then
+                # --dev and --match may come again; -w and --to exclude
+                # each other.
+                COMPREPLY=( $( compgen -W '--dev --match' -- "$cur" ) )
+                local opts='--netns --direction --snaplen --count --duration -w --to'
+                for (( i=ci+1; i < cword; i++ )); do
+                    case ${words[i]} in
+                        -w) opts=${opts/--to/} ;;
+                        --to) opts=${opts/-w /} ;;
+                    esac
+                done
+                _tcspan_once "$opts" $(( ci + 1 ))
+            fi
+            ;;
         destroy)
             (( operands )) && return 0
             if [[ $cur == -* ]]; then
-                _tcspan_once '--wait' $(( ci + 1 ))
+                _tcspan_once '--wait --taps' $(( ci + 1 ))
             else
                 _tcspan_topologies "$1"
                 _tcspan_files

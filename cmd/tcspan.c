@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include "tcspan.h"
 
 static bool json, verbose, quiet;
@@ -50,6 +51,12 @@ static const char usage_text[] =
 	"                                per-rule packets and bytes\n"
 	"  destroy NAME|FILE [--wait SEC]\n"
 	"                                remove everything that topology owns\n"
+	"  destroy --taps                remove what killed taps left behind\n"
+	"  tap --dev [NETNS/]DEV... [--netns NS] [--direction ingress|egress|both]\n"
+	"      [--match KEY=VALUE,...] [-w FILE | --to DEV] [--snaplen N] [--count N]\n"
+	"      [--duration SEC] [-- CMD...]\n"
+	"                                mirror DEV while CMD runs, into a capture\n"
+	"                                file (or to DEV); exit status: CMD's\n"
 	"  help                          print this text\n"
 	"\n"
 	"Exit status: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode).\n";
@@ -542,6 +549,15 @@ static int do_destroy(int argc, char **argv)
 	struct cmd_opts o;
 	int status = 1;
 
+	if (argc == 2 && !strcmp(argv[1], "--taps")) {
+		struct tap_ui ui = { .quiet = quiet, .color = color_err };
+		int n = tap_reap(&ui);
+
+		if (n >= 0 && !quiet)
+			printf("Removed what %d killed tap%s left.\n", n, n == 1 ? "" : "s");
+		status = n < 0;
+		goto out;
+	}
 	if (parse_opts(argc, argv, &o, "W"))
 		goto out;
 	if (argc - o.optind != 1) {
@@ -933,6 +949,13 @@ static int do_stats(int argc, char **argv)
 	return status;
 }
 
+static int do_tap(int argc, char **argv)
+{
+	struct tap_ui ui = { .quiet = quiet, .color = color_err };
+
+	return tap_main(argc, argv, &ui);
+}
+
 static int do_help(int argc, char **argv)
 {
 	fputs(usage_text, stdout);
@@ -949,6 +972,7 @@ static const struct command {
 	{ "show", do_show },
 	{ "stats", do_stats },
 	{ "destroy", do_destroy },
+	{ "tap", do_tap },
 	{ "help", do_help },
 };
 

@@ -35,13 +35,18 @@ help_listing() {
 				if (t[i] ~ /^--?[A-Za-z]/)
 					print "global " t[i]
 		}
-		section == "Commands:" && /^  [a-z]/ {
+		# A synopsis goes on in lines indented by six, "[" first.
+		section == "Commands:" && (/^  [a-z]/ || (cmd != "" && /^      \[/)) {
 			s = synopsis($0)
 			n = split(s, t, /[][ ,|]+/)
-			cmd = t[1]
-			print "command " cmd
-			for (i = 2; i <= n; i++) {
-				if (t[i] !~ /^--[a-z]/)
+			first = 1
+			if (/^  [a-z]/) {
+				cmd = t[1]
+				print "command " cmd
+				first = 2
+			}
+			for (i = first; i <= n; i++) {
+				if (t[i] !~ /^--?[a-z]/ || t[i] == "--")
 					continue
 				print cmd " " t[i]
 				if (t[i + 1] ~ /^[A-Z][A-Z\/]*$/)	# SEC, NETNS/

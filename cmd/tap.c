@@ -867,7 +867,7 @@ static int parse_args(struct tap *t, int argc, char **argv)
 				return -1;
 			break;
 		case 'c':
-			if (parse_number(t, "--count", optarg, ULONG_MAX - 1, &t->count))
+			if (parse_number(t, "--count", optarg, UINT32_MAX, &t->count))
 				return -1;
 			break;
 		case 'D':

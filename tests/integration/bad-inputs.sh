@@ -634,12 +634,63 @@ bad "CRLF line ends, rules: a number" full "$F:3:8: error: \"rules\" must be a l
 
 bad "an unknown command" full \
 	'tcspan: error: unknown command "bogus"; see "tcspan help"' bogus
-# `tcspan tap` (an ephemeral mirror with a capture) is not in this version:
-# it is an unknown command, with or without its options.
-bad "tap: not in this version" full \
-	'tcspan: error: unknown command "tap"; see "tcspan help"' tap
-bad "tap with its options: not in this version" full \
-	'tcspan: error: unknown command "tap"; see "tcspan help"' tap --dev eth0 --match proto=tcp -w x.pcap
+# tap: its options, and --match with the keys and checks of a rule's match,
+# each message naming the option it is about.  Nothing is set up, and no
+# capture file is made.
+X="$WORK/tap.pcap"
+tap_bad() { # NAME MESSAGE ARGS...
+	local name=$1 msg=$2
+	shift 2
+	bad "tap: $name" full "tcspan: error: tap: $msg" tap "$@"
+	[ -e "$X" ] && fail "tap: $name: no capture file" "$X was made" && rm -f "$X"
+}
+tap_bad "no --dev" "--dev is required: the device to tap" -w "$X"
+tap_bad "neither -w nor --to" "give one of -w FILE (capture) and --to DEV (mirror)" --dev "$A/eth0"
+tap_bad "both -w and --to" "give one of -w FILE (capture) and --to DEV (mirror)" \
+	--dev "$A/eth0" -w "$X" --to mon0
+tap_bad "--to with --count" "--count and --snaplen are for -w (a capture)" \
+	--dev "$A/eth0" --to mon0 --count 5
+tap_bad "an unknown option" 'unknown option "--bogus"; see "tcspan help"' --bogus
+tap_bad "--dev without a value" 'option "--dev" needs a value' --dev
+tap_bad "--dev with a name too long" "--dev $A/averyveryverylongname: not a device name or NETNS/DEV" \
+	--dev "$A/averyveryverylongname" -w "$X"
+tap_bad "--dev in a namespace that does not exist" \
+	"--dev $RUN_ID-nons/eth0: namespace \"$RUN_ID-nons\" is not in \"namespaces\" and does not exist" \
+	--dev "$RUN_ID-nons/eth0" -w "$X"
+tap_bad "--dev on a device that does not exist" "--dev $A/eth9: device \"$A/eth9\" not found" \
+	--dev "$A/eth9" -w "$X"
+tap_bad "--direction sideways" \
+	'--direction sideways: "direction" must be ingress, egress or both, not "sideways"' \
+	--dev "$A/eth0" --direction sideways -w "$X"
+tap_bad "--count 0" '--count: "0" is not a number from 1 to 4294967295' --dev "$A/eth0" --count 0 -w "$X"
+tap_bad "--snaplen 300000" '--snaplen: "300000" is not a number from 1 to 262144' \
+	--dev "$A/eth0" --snaplen 300000 -w "$X"
+tap_bad "--duration abc" '--duration: "abc" is not a number from 1 to 86400' \
+	--dev "$A/eth0" --duration abc -w "$X"
+tap_bad "-w in a directory that does not exist" \
+	"cannot write $WORK/none/x.pcap: No such file or directory" --dev "$A/eth0" -w "$WORK/none/x.pcap"
+tap_bad "--match without =" "--match proto: not KEY=VALUE" --dev "$A/eth0" --match proto -w "$X"
+tap_bad "--match with a quote" \
+	'--match src=1.2.3.4": a value holds no quotes, backslashes or control characters' \
+	--dev "$A/eth0" --match 'src=1.2.3.4"' -w "$X"
+tap_bad "--match: an unknown key" \
+	'--match proto=tcp: unknown key "proto" (did you mean "protocol"?)' \
+	--dev "$A/eth0" --match proto=tcp -w "$X"
+tap_bad "--match: an unknown protocol" \
+	'--match protocol=tcpp: "protocol" must be tcp, udp, icmp, icmpv6, sctp or a number 0-255, not "tcpp"' \
+	--dev "$A/eth0" --match protocol=tcpp -w "$X"
+tap_bad "--match: a port out of range" \
+	'--match dst_port=70000: "dst_port" 70000 is out of range (0-65535)' \
+	--dev "$A/eth0" --match protocol=tcp,dst_port=70000 -w "$X"
+tap_bad "--match: a prefix too long" \
+	'--match src=10.0.0.0/33: "src": invalid prefix length in "10.0.0.0/33" (0-32)' \
+	--dev "$A/eth0" --match src=10.0.0.0/33 -w "$X"
+tap_bad "--match: a vlan out of range" '--match vlan=4096: "vlan" 4096 is out of range (0-4095)' \
+	--dev "$A/eth0" --match vlan=4096 -w "$X"
+tap_bad "--match: sample 0" '--match sample=0: "sample" 0 is out of range (1-1000000)' \
+	--dev "$A/eth0" --match sample=0 -w "$X"
+tap_bad "--match: bpf without a program" "--match bpf=/x: bpf takes OBJECT:PROGRAM" \
+	--dev "$A/eth0" --match bpf=/x -w "$X"
 bad "no command" first "Usage: tcspan [OPTIONS] COMMAND [ARGS]"
 bad "options and no command" first "Usage: tcspan [OPTIONS] COMMAND [ARGS]" -j -v
 bad "an unknown global option" full \

@@ -1,5 +1,5 @@
 # The CLI under valgrind against the real kernel: apply, re-apply, show,
-# stats, plan, destroy, and a refused file.  Any memory error or leak fails.
+# stats, plan, tap, destroy, and a refused file.  Any memory error or leak fails.
 . "$(dirname "$0")/../lib.sh"
 
 if [ "${TCSPAN_SANITIZE:-}" = 1 ]; then
@@ -55,4 +55,8 @@ vg "show" 0 show
 vg "show -j" 0 -j show "$T"
 vg "stats -j" 0 -j stats "$T"
 vg "validate a bad file" 1 validate "$WORK/bad.yaml"
+vg "tap -w pcapng around a command" 0 tap --dev "$S/eth0" --dev "$C/eth0" \
+	--match protocol=icmp -w "$WORK/t.pcapng" -- ip netns exec "$C" ping -c 2 -i 0.05 198.18.2.2
+vg "tap with a bad --match" 1 tap --dev "$S/eth0" --match vlan=5000 -w "$WORK/x.pcap"
+vg "destroy --taps" 0 destroy --taps
 vg "destroy" 0 destroy "$T"

@@ -109,6 +109,18 @@ rules:
 END
 }
 
+# span_rule [NAME]: the lab's usual rule (default name "span"), a mirror of
+# what the server's eth0 receives to mon0.  Uses $S.
+span_rule() {
+	cat <<END
+  - name: ${1:-span}
+    action: mirror
+    from: $S/eth0
+    direction: ingress
+    to: $S/mon0
+END
+}
+
 # foreign_veth NETNS DEV PEER HOOK PRIO: what another tool leaves behind,
 # made by hand: a namespace with a veth pair, a clsact on DEV and a u32
 # mirror filter at PRIO on its HOOK.

@@ -9,13 +9,7 @@ topology "$T"
 C=$(ns client) S=$(ns server) M=$(ns monitor)
 {
 	lab_header
-	cat <<EOF
-  - name: a-long-rule-name
-    action: mirror
-    from: $S/eth0
-    direction: ingress
-    to: $S/mon0
-EOF
+	span_rule a-long-rule-name
 } >"$WORK/t.yaml"
 
 ESC=$'\033'

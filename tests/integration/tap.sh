@@ -12,13 +12,7 @@ topology "$T"
 C=$(ns client) S=$(ns server) M=$(ns monitor)
 {
 	lab_header
-	cat <<EOF
-  - name: span
-    action: mirror
-    from: $S/eth0
-    direction: ingress
-    to: $S/mon0
-EOF
+	span_rule
 } >"$WORK/t.yaml"
 "$TCSPAN" -q apply "$WORK/t.yaml" || fail "the lab applies" "see above"
 
@@ -145,6 +139,33 @@ check "beside a rule: the tap gets its copies" 5 \
 	"$(tcpdump -n -r "$WORK/i.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | wc -l)"
 "$TCSPAN" -q plan --detailed-exitcode "$WORK/t.yaml" >/dev/null 2>&1
 check "beside a rule: converged after the tap" 0 $?
+
+# --- --snaplen, --duration, SIGINT and SIGHUP without CMD --------------------------------
+"$TCSPAN" -q tap --dev "$S/eth0" --snaplen 60 -w "$WORK/k.pcap" -- \
+	ip netns exec "$C" ping -q -c 2 -i 0.02 -s 500 198.18.0.2 >/dev/null 2>&1
+check "--snaplen 60: 4 packets of 542 bytes kept as 60" "4 60 542" \
+	"$(tcpdump -n -r "$WORK/k.pcap" icmp 2>/dev/null | wc -l) $(python3 -c '
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+print(struct.unpack_from("<I", d, 16)[0], struct.unpack_from("<I", d, 24 + 12)[0])' "$WORK/k.pcap")"
+t0=$(date +%s%N)
+"$TCSPAN" -q tap --dev "$S/eth0" --duration 1 -w "$WORK/l.pcap"
+status=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$status" = 0 ] && [ "$ms" -ge 1000 ] && [ "$ms" -lt 3000 ] &&
+	pass "--duration 1 ends the tap after a second (${ms} ms)" ||
+	fail "--duration 1 ends the tap after a second" "status $status after $ms ms"
+for sig in INT HUP; do
+	"$TCSPAN" -q tap --dev "$S/eth0" -w "$WORK/m.pcap" &
+	TAP=$!
+	PIDS+=("$TAP")
+	for i in $(seq 50); do [ "$(left)" != "$NOTHING" ] && break; sleep 0.1; done
+	ping_count "$C" 198.18.0.2 2 >/dev/null
+	kill -"$sig" "$TAP"
+	wait "$TAP"
+	check "SIG$sig without CMD: status 0, the pings captured, nothing left" "0 4 $NOTHING" \
+		"$? $(tcpdump -n -r "$WORK/m.pcap" icmp 2>/dev/null | wc -l) $(left)"
+done
 
 # --- --to: a mirror, no capture; --count without CMD --------------------------------------
 capture_start to "$M" eth0 "icmp[icmptype] = icmp-echoreply" ||

@@ -11,13 +11,7 @@ C=$(ns client) S=$(ns server) M=$(ns monitor)
 
 {
 	lab_header
-	cat <<EOF
-  - name: span
-    action: mirror
-    from: $S/eth0
-    direction: ingress
-    to: $S/mon0
-EOF
+	span_rule
 } >"$WORK/t.yaml"
 
 # start_watch ARGS...: apply --watch in the background; $WATCHER is its PID.

@@ -11,8 +11,9 @@ P="$RUN_ID-ex"
 topology "$P"
 
 # The plain build is what installs (a sanitized `make check SANITIZE=1`
-# passes its variables down through MAKEFLAGS: not to these).
-unset MAKEFLAGS MAKELEVEL MFLAGS
+# passes its variables down through MAKEFLAGS and, set on its command
+# line, in the environment: not to these).
+unset MAKEFLAGS MAKELEVEL MFLAGS SANITIZE
 # Leave build/ as a plain `make` has it (tcspan.pc holds the paths).
 trap 'make -C "$ROOT" -s all >/dev/null 2>&1; cleanup' EXIT
 

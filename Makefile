@@ -180,9 +180,11 @@ check: deps
 
 # Figures in a table and in $(BUILD)/bench.json; never asserted by tests.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)$(BUILD)/tests/bench/classifier_cost $(if $(QUICK),--quick) \
 		--json $(BUILD)/bench.json
+	$(Q)tests/bench/control_plane.sh $(TCSPAN) $(if $(QUICK),--quick) \
+		--json $(BUILD)/bench-control-plane.json
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# make bench: the control plane, side by side in one run.  tcspan applying
+# N match-all redirect rules (u32 + mirred egress redirect) against
+# `tc -batch` of the lines a user would write for the same rules (a clsact
+# per device, then `filter add ... u32 match u32 0 0 action mirred egress
+# redirect dev T` with kernel-chosen handles), at N = 100, 1,000 and 10,000
+# spread over 100 devices, and 10,000 on one device; then tcspan's no-op
+# re-apply, plan on an unchanged system and destroy (against `tc -batch`
+# deleting the qdiscs), and tcspan's peak RSS.  Each figure is the median
+# of RUNS runs.  Root; in a namespace of its own, removed on every way out.
+#
+#   control_plane.sh TCSPAN [--quick] [--json FILE]
+set -u
+TCSPAN=$(realpath "${1:?usage: $0 TCSPAN [--quick] [--json FILE]}")
+shift
+QUICK=0 JSON=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--json) JSON=$2; shift ;;
+	*) echo "usage: $0 TCSPAN [--quick] [--json FILE]" >&2; exit 2 ;;
+	esac
+	shift
+done
+RUNS=5
+[ "$QUICK" = 1 ] && RUNS=1
+ID="b$$"
+NS="$ID-cp"
+WORK=$(mktemp -d "/tmp/tcspan-$ID.XXXXXX")
+TOPO="$ID-cp"
+cleanup() {
+	"$TCSPAN" -q destroy "$TOPO" >/dev/null 2>&1
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+DEVS=100
+ip netns add "$NS" || exit 1
+{
+	echo "link add t0 type veth peer name t0p"
+	echo "link set t0 up"
+	echo "link set t0p up"
+	for i in $(seq 0 $((DEVS - 1))); do
+		echo "link add d$i type veth peer name d${i}p"
+		echo "link set d$i up"
+		echo "link set d${i}p up"
+	done
+} | ip -n "$NS" -batch - || exit 1
+
+now_ns() { date +%s%N; }
+
+# median V...: the middle value (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# files N SPREAD: $WORK/t.yaml (tcspan) and $WORK/add.tc, $WORK/del.tc
+# (tc -batch) for N rules over SPREAD devices.
+files() {
+	local n=$1 spread=$2 i d
+	{
+		printf 'version: 1\nname: %s\nrules:\n' "$TOPO"
+		for ((i = 0; i < n; i++)); do
+			printf '  - { name: r%d, action: redirect, from: %s/d%d, direction: ingress, to: %s/t0 }\n' \
+				"$i" "$NS" $((i % spread)) "$NS"
+		done
+	} >"$WORK/t.yaml"
+	{
+		for ((d = 0; d < spread; d++)); do echo "qdisc add dev d$d clsact"; done
+		for ((i = 0; i < n; i++)); do
+			echo "filter add dev d$((i % spread)) ingress prio 1 u32 match u32 0 0 action mirred egress redirect dev t0"
+		done
+	} >"$WORK/add.tc"
+	for ((d = 0; d < spread; d++)); do echo "qdisc del dev d$d clsact"; done >"$WORK/del.tc"
+}
+
+# ms CMD...: run CMD, print its wall time in ms (fails the bench on error).
+ms() {
+	local t0 t1
+	t0=$(now_ns)
+	"$@" >/dev/null 2>"$WORK/err" || { echo "bench: $* failed: $(head -3 "$WORK/err")" >&2; exit 1; }
+	t1=$(now_ns)
+	awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1e6 }'
+}
+
+# filters: the filters with an action on the sources (a check that both
+# sides made all of them).
+filters() {
+	local d n=0 c
+	for ((d = 0; d < $1; d++)); do
+		c=$(tc -n "$NS" -j filter show dev "d$d" ingress | jq '[.[] | select(.options.actions != null)] | length')
+		n=$((n + c))
+	done
+	echo "$n"
+}
+
+ROWS=()
+JSON_ROWS=()
+# case LABEL N SPREAD
+bench_case() {
+	local label=$1 n=$2 spread=$3 r
+	local tc_add=() tc_del=() ap=() noop=() pl=() de=() rss=()
+	files "$n" "$spread"
+	for ((r = 0; r < RUNS; r++)); do
+		tc_add+=("$(ms tc -n "$NS" -batch "$WORK/add.tc")")
+		[ "$r" = 0 ] && [ "$(filters "$spread")" != "$n" ] &&
+			{ echo "bench: tc -batch made $(filters "$spread") filters, not $n" >&2; exit 1; }
+		tc_del+=("$(ms tc -n "$NS" -batch "$WORK/del.tc")")
+		ap+=("$(ms "$TCSPAN" -q apply "$WORK/t.yaml")")
+		[ "$r" = 0 ] && [ "$(filters "$spread")" != "$n" ] &&
+			{ echo "bench: tcspan made $(filters "$spread") filters, not $n" >&2; exit 1; }
+		noop+=("$(ms "$TCSPAN" -q apply "$WORK/t.yaml")")
+		pl+=("$(ms "$TCSPAN" -q plan "$WORK/t.yaml")")
+		de+=("$(ms "$TCSPAN" -q destroy "$TOPO")")
+	done
+	# Peak RSS of an apply, by GNU time (kB).
+	rss=$( { /usr/bin/time -f '%M' "$TCSPAN" -q apply "$WORK/t.yaml" >/dev/null; } 2>&1 | tail -1)
+	"$TCSPAN" -q destroy "$TOPO" >/dev/null
+	local m_tc m_del m_ap m_noop m_pl m_de
+	m_tc=$(median "${tc_add[@]}") m_del=$(median "${tc_del[@]}") m_ap=$(median "${ap[@]}")
+	m_noop=$(median "${noop[@]}") m_pl=$(median "${pl[@]}") m_de=$(median "${de[@]}")
+	ROWS+=("$(awk -v l="$label" -v tc="$m_tc" -v ap="$m_ap" -v no="$m_noop" -v pl="$m_pl" \
+		-v del="$m_del" -v de="$m_de" -v rss="$rss" -v n="$n" 'BEGIN {
+		printf "  %-22s %9.1f %9.1f %6.2fx %8.0f/s %8.1f %5.1f%% %8.1f %5.1f%% %8.1f %8.1f %6.2fx %7.1f\n",
+			l, tc, ap, ap / tc, n / ap * 1000, no, no / ap * 100, pl, pl / ap * 100,
+			del, de, de / del, rss / 1024 }')")
+	JSON_ROWS+=("$(printf '{"case": "%s", "rules": %d, "devices": %d, "tc_batch_add_ms": %s, "apply_ms": %s, "noop_apply_ms": %s, "plan_ms": %s, "tc_batch_del_ms": %s, "destroy_ms": %s, "apply_peak_rss_kb": %s}' \
+		"$label" "$n" "$spread" "$m_tc" "$m_ap" "$m_noop" "$m_pl" "$m_del" "$m_de" "$rss")")
+}
+
+if [ "$QUICK" = 1 ]; then
+	bench_case "100 on 100 devices" 100 100
+else
+	bench_case "100 on 100 devices" 100 100
+	bench_case "1,000 on 100 devices" 1000 100
+	bench_case "10,000 on 100 devices" 10000 100
+	bench_case "10,000 on one device" 10000 1
+fi
+
+echo "Control plane: match-all redirect rules, tcspan against tc -batch (median of $RUNS, ms)"
+printf "  %-22s %9s %9s %7s %10s %8s %6s %8s %6s %8s %8s %7s %7s\n" "rules" "tc-batch" \
+	"apply" "ratio" "rate" "no-op" "/apply" "plan" "/apply" "tc-del" "destroy" "ratio" "RSS MiB"
+printf '%s\n' "${ROWS[@]}"
+if [ -n "$JSON" ]; then
+	{
+		printf '{"runs": %d, "control_plane": [' "$RUNS"
+		(IFS=,; printf '%s' "${JSON_ROWS[*]}")
+		printf ']}\n'
+	} >"$JSON"
+fi

@@ -444,18 +444,9 @@ static int delete_unfinished(struct run *r, const struct kop *op, struct tcspan_
 static int create_netns(struct run *r, const char *netns, struct tcspan_error *err)
 {
 	char alias[64];
-	int ret;
 
-	ret = netns_create(netns, err);
-	if (ret)
-		return ret;
 	snprintf(alias, sizeof(alias), "tcspan:%s netns", r->ctx->name);
-	ret = set_alias(r, netns, "lo", alias, err);
-	if (ret) {
-		conn_pool__drop(r->ctx->pool, netns);
-		netns_delete(netns, NULL);
-	}
-	return ret;
+	return netns_create(netns, alias, err);
 }
 
 /* One op that is not pipelined: done at once. */
@@ -466,6 +457,9 @@ static int run_direct(struct run *r, size_t i)
 	int ret = 0;
 
 	switch (op->type) {
+	case KOP_NETNS_UNFINISHED_DEL:
+		ret = netns_unfinished_delete(op->netns, r->ctx->name, r->err);
+		break;
 	case KOP_NETNS_ADD:
 		ret = create_netns(r, op->netns, r->err);
 		break;

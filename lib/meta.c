@@ -46,30 +46,79 @@ static int ensure_bpffs(struct tcspan_error *err)
 	return 0;
 }
 
+static int push_entry(struct meta_store *store, size_t *cap,
+		      const struct tcspan_meta_key *key, const struct tcspan_meta_value *value)
+{
+	struct meta_entry *e;
+
+	if (store->count == *cap) {
+		size_t n = *cap ? *cap * 2 : 256;
+
+		e = realloc(store->entries, n * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		store->entries = e;
+		*cap = n;
+	}
+	e = &store->entries[store->count++];
+	e->kind = key->kind;
+	e->id = key->id;
+	memcpy(e->text, value->text, sizeof(value->text));
+	e->text[sizeof(value->text) - 1] = '\0';
+	return 0;
+}
+
+#define META_BATCH 1024
+
+/*
+ * Every entry, a batch of them per system call (BPF_MAP_LOOKUP_BATCH, Linux
+ * 5.6), or one key at a time where the kernel has no batches.
+ */
 static int read_entries(struct meta_store *store)
 {
 	/* Kind 0 is never stored: a hash map answers a missing key with its
 	 * first key, which starts the walk without a NULL key. */
-	struct tcspan_meta_key key = {}, next;
-	struct tcspan_meta_value value;
+	struct tcspan_meta_key key = {}, next, *keys;
+	struct tcspan_meta_value value, *values;
+	uint32_t token, n, i;
+	size_t cap = 0;
+	bool first = true;
+	int ret = 0, r;
 
+	keys = calloc(META_BATCH, sizeof(*keys));
+	values = calloc(META_BATCH, sizeof(*values));
+	if (!keys || !values) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		n = META_BATCH;
+		r = bpf_map_lookup_batch(store->fd, first ? NULL : &token, &token, keys, values,
+					 &n, NULL);
+		if (r && errno != ENOENT)
+			break;
+		first = false;
+		for (i = 0; i < n && !ret; i++)
+			ret = push_entry(store, &cap, &keys[i], &values[i]);
+		if (r || ret)
+			goto out;	/* ENOENT: that was the last batch */
+	}
+	if (!first) {
+		ret = -errno;
+		goto out;
+	}
 	while (bpf_map_get_next_key(store->fd, &key, &next) == 0) {
-		struct meta_entry *v;
-
 		key = next;
 		if (bpf_map_lookup_elem(store->fd, &key, &value))
 			continue;
-		v = realloc(store->entries, (store->count + 1) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		store->entries = v;
-		v[store->count].kind = key.kind;
-		v[store->count].id = key.id;
-		memcpy(v[store->count].text, value.text, sizeof(value.text));
-		v[store->count].text[sizeof(value.text) - 1] = '\0';
-		store->count++;
+		ret = push_entry(store, &cap, &key, &value);
+		if (ret)
+			break;
 	}
-	return 0;
+out:
+	free(keys);
+	free(values);
+	return ret;
 }
 
 int meta_read(const char *name, struct meta_store *store, struct tcspan_error *err)

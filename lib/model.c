@@ -1543,8 +1543,13 @@ out:
 
 /* ---- namespaces at apply time ------------------------------------------- */
 
+/* The namespaces found to exist, most recent first: a file names a few, in
+ * thousands of endpoints, and each look is a system call. */
+#define NETNS_SEEN 8
+
 static void check_netns_of(struct checker *c, const struct tcspan_endpoint *ep,
-			   bool (*exists)(const char *netns, void *ctx), void *ctx)
+			   bool (*exists)(const char *netns, void *ctx), void *ctx,
+			   const char **seen)
 {
 	const struct tcspan_topology *t = c->topo;
 	size_t i;
@@ -1552,11 +1557,17 @@ static void check_netns_of(struct checker *c, const struct tcspan_endpoint *ep,
 	/* "" is the caller's namespace, which always exists. */
 	if (!ep->netns[0])
 		return;
+	for (i = 0; i < NETNS_SEEN && seen[i]; i++)
+		if (!strcmp(seen[i], ep->netns))
+			return;
 	for (i = 0; i < t->n_namespaces; i++)
 		if (!strcmp(t->namespaces[i].name, ep->netns))
 			return;
-	if (exists && exists(ep->netns, ctx))
+	if (exists && exists(ep->netns, ctx)) {
+		memmove(seen + 1, seen, (NETNS_SEEN - 1) * sizeof(*seen));
+		seen[0] = ep->netns;
 		return;
+	}
 	config_problems__add(&c->problems, ep->mark.line, ep->mark.column,
 			     "namespace \"%s\" is not in " QUOTE("namespaces")
 			     " and does not exist", ep->netns);
@@ -1568,20 +1579,21 @@ int tcspan_model__check_namespaces(const struct tcspan_topology *topo,
 {
 	/* The checker only reads the topology here. */
 	struct checker c = { .topo = (struct tcspan_topology *)topo };
+	const char *seen[NETNS_SEEN] = {};
 	size_t i;
 	int ret = 0;
 
 	if (!topo)
 		return -EINVAL;
 	for (i = 0; i < topo->n_links; i++) {
-		check_netns_of(&c, &topo->links[i].a.ep, exists, ctx);
-		check_netns_of(&c, &topo->links[i].b.ep, exists, ctx);
+		check_netns_of(&c, &topo->links[i].a.ep, exists, ctx, seen);
+		check_netns_of(&c, &topo->links[i].b.ep, exists, ctx, seen);
 	}
 	for (i = 0; i < topo->n_devices; i++)
-		check_netns_of(&c, &topo->devices[i].ep, exists, ctx);
+		check_netns_of(&c, &topo->devices[i].ep, exists, ctx, seen);
 	for (i = 0; i < topo->n_rules; i++) {
-		check_netns_of(&c, &topo->rules[i].from, exists, ctx);
-		check_netns_of(&c, &topo->rules[i].to, exists, ctx);
+		check_netns_of(&c, &topo->rules[i].from, exists, ctx, seen);
+		check_netns_of(&c, &topo->rules[i].to, exists, ctx, seen);
 	}
 	if (c.problems.count || c.problems.out_of_memory) {
 		ret = c.problems.out_of_memory ? -ENOMEM : -EINVAL;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dirnames.h"
+#include "link.h"
 #include "model.h"
 #include "netns.h"
 #include "nl.h"
@@ -41,20 +42,40 @@ static int prepare_run_dir(struct tcspan_error *err)
 	return 0;
 }
 
-int netns_create(const char *name, struct tcspan_error *err)
+/* lo up with tcspan's alias, in the namespace the thread is in now. */
+static int mark_here(const char *alias, struct tcspan_error *err)
 {
-	char path[PATH_MAX];
-	int self = -1, fd, ret;
+	struct nl_conn *conn;
+	int ret;
+
+	ret = nl_conn__open("", &conn, err);
+	if (ret)
+		return ret;
+	ret = link_set_alias_up(conn, "lo", alias, err);
+	nl_conn__close(conn);
+	return ret;
+}
+
+int netns_create(const char *name, const char *alias, struct tcspan_error *err)
+{
+	char path[PATH_MAX], mark[256];
+	int self = -1, fd, ret, n;
 
 	ret = prepare_run_dir(err);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
-	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 	if (fd < 0)
 		return tcspan_error__add(err, -errno, "cannot create namespace \"%s\": %s",
 					 name, strerror(errno));
+	n = snprintf(mark, sizeof(mark), "%s\n", alias);
+	ret = write(fd, mark, n) == n ? 0 : -EIO;
 	close(fd);
+	if (ret) {
+		ret = tcspan_error__add(err, ret, "cannot write %s: %s", path, strerror(-ret));
+		goto fail;
+	}
 
 	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0) {
@@ -68,8 +89,8 @@ int netns_create(const char *name, struct tcspan_error *err)
 					errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
 		goto fail;
 	}
-	ret = 0;
-	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
+	ret = mark_here(alias, err);
+	if (!ret && mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
 		ret = tcspan_error__add(err, -errno, "cannot mount namespace \"%s\": %s",
 					name, strerror(errno));
 	if (setns(self, CLONE_NEWNET) && !ret)
@@ -82,8 +103,43 @@ int netns_create(const char *name, struct tcspan_error *err)
 fail:
 	if (self >= 0)
 		close(self);
+	umount2(path, MNT_DETACH);
 	unlink(path);
 	return ret;
+}
+
+bool netns_unfinished(const char *name, const char *topology)
+{
+	char path[PATH_MAX], want[256], have[256];
+	ssize_t n;
+	int fd;
+
+	if (nl_netns_exists(name))
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
+	snprintf(want, sizeof(want), "tcspan:%s netns\n", topology);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	n = read(fd, have, sizeof(have));
+	close(fd);
+	return n == (ssize_t)strlen(want) && !memcmp(have, want, n);
+}
+
+int netns_unfinished_delete(const char *name, const char *topology,
+			    struct tcspan_error *err)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
+	if (!netns_unfinished(name, topology))
+		return access(path, F_OK) ? 0 :
+		       tcspan_error__add(err, -EEXIST, "%s changed since it was read; "
+					 "not removing it", path);
+	if (unlink(path) && errno != ENOENT)
+		return tcspan_error__add(err, -errno, "cannot remove %s: %s", path,
+					 strerror(errno));
+	return 0;
 }
 
 int netns_delete(const char *name, struct tcspan_error *err)
@@ -109,4 +165,16 @@ static bool is_netns(const struct dirent *de)
 int netns_list(char ***names, size_t *count)
 {
 	return dir_names(NETNS_RUN_DIR, is_netns, names, count);
+}
+
+/* Regular files only: a killed run's; ip's own leftovers are empty. */
+static bool is_file(const struct dirent *de)
+{
+	return de->d_type == DT_REG && strlen(de->d_name) <= TCSPAN_NETNS_NAME_MAX &&
+	       !nl_netns_exists(de->d_name);
+}
+
+int netns_list_files(char ***names, size_t *count)
+{
+	return dir_names(NETNS_RUN_DIR, is_file, names, count);
 }

@@ -6,12 +6,29 @@
 #ifndef TCSPAN_NETNS_H
 #define TCSPAN_NETNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
 
-/* Create namespace `name`; -EEXIST when the name is taken. */
-int netns_create(const char *name, struct tcspan_error *err);
+/*
+ * Create namespace `name` with `alias` (tcspan's mark, "tcspan:TOPOLOGY
+ * netns") on its lo, set before the namespace is mounted; -EEXIST when
+ * the name is taken.  The file the namespace is mounted on holds `alias`
+ * too, so that a run killed before the mount leaves a file recognisably
+ * its own (netns_unfinished()), not an anonymous one.
+ */
+int netns_create(const char *name, const char *alias, struct tcspan_error *err);
+/*
+ * Whether /run/netns/NAME is such a file of topology `topology`: not a
+ * namespace, and holding that topology's mark.
+ */
+bool netns_unfinished(const char *name, const char *topology);
+/* Remove it, when it still is one. */
+int netns_unfinished_delete(const char *name, const char *topology,
+			    struct tcspan_error *err);
+/* The names under /run/netns that are not namespaces; dir_names_free(). */
+int netns_list_files(char ***names, size_t *count);
 /* Unmount and remove /run/netns/NAME; the namespace goes with its last user. */
 int netns_delete(const char *name, struct tcspan_error *err);
 /* The names under /run/netns, sorted; free with dir_names_free(). */

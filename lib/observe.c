@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dirnames.h"
 #include "netns.h"
@@ -118,6 +122,43 @@ static int observe_netns(struct conn_pool *pool, struct observed_netns *ns,
 	return 0;
 }
 
+/* Files a run killed before mounting its namespace left (netns.h). */
+static int observe_files(struct observed *obs)
+{
+	char **names = NULL, path[PATH_MAX], mark[128];
+	size_t n = 0, i;
+	ssize_t len;
+	int fd, ret;
+
+	ret = netns_list_files(&names, &n);
+	if (ret)
+		return ret;
+	obs->files = calloc(n + 1, sizeof(*obs->files));
+	if (!obs->files) {
+		dir_names_free(names, n);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct observed_file *f = &obs->files[obs->n_files++];
+		const char *rest;
+
+		snprintf(f->name, sizeof(f->name), "%s", names[i]);
+		snprintf(path, sizeof(path), "/run/netns/%s", names[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		len = fd >= 0 ? read(fd, mark, sizeof(mark) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (len <= 1 || mark[len - 1] != '\n')
+			continue;
+		mark[len - 1] = '\0';
+		if (link_alias_parse(mark, f->owner, sizeof(f->owner), &rest) &&
+		    strcmp(rest, "netns"))
+			f->owner[0] = '\0';
+	}
+	dir_names_free(names, n);
+	return 0;
+}
+
 int observe(struct conn_pool *pool, struct observed *obs, struct tcspan_error *err)
 {
 	char **names = NULL;
@@ -141,6 +182,8 @@ int observe(struct conn_pool *pool, struct observed *obs, struct tcspan_error *e
 		if (ret)
 			goto out;
 	}
+	if (!ret)
+		ret = observe_files(obs);
 out:
 	dir_names_free(names, n);
 	if (ret)
@@ -160,6 +203,7 @@ void observed__free(struct observed *obs)
 		free(obs->ns[i].filters);
 	}
 	free(obs->ns);
+	free(obs->files);
 	memset(obs, 0, sizeof(*obs));
 }
 

@@ -24,9 +24,17 @@ struct observed_netns {
 	size_t n_filters;
 };
 
+/* A file under /run/netns that is no namespace, and whose it is. */
+struct observed_file {
+	char name[TCSPAN_NETNS_NAME_MAX + 1];
+	char owner[TCSPAN_TOPOLOGY_NAME_MAX + 1];	/* "" unless tcspan's */
+};
+
 struct observed {
 	struct observed_netns *ns;
 	size_t n_ns;
+	struct observed_file *files;	/* see netns_create() */
+	size_t n_files;
 };
 
 /* Connections by namespace, opened on first use and kept for the run. */

@@ -38,6 +38,7 @@ struct planner {
 	char **clsact_needed;
 	size_t n_clsact_needed;
 	bool *rule_touched;
+	bool meta_goes;			/* the whole map is removed at the end */
 };
 
 int plan_mirred_eaction(enum tcspan_action action, enum tcspan_hook to_hook)
@@ -276,6 +277,22 @@ static bool netns_removable(struct planner *p, const struct observed_netns *o)
 static void plan_namespaces(struct planner *p)
 {
 	size_t i;
+
+	/* What a run killed before mounting a namespace left: removed first,
+	 * the name then free. */
+	for (i = 0; i < p->obs->n_files; i++) {
+		const struct observed_file *f = &p->obs->files[i];
+		struct kop *op;
+
+		if (strcmp(f->owner, p->name))
+			continue;
+		op = push(p, KOP_NETNS_UNFINISHED_DEL);
+		if (!op)
+			return;
+		snprintf(op->netns, sizeof(op->netns), "%s", f->name);
+		change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_NETNS, fmt(p, "%s", f->name),
+		       "left unfinished by an interrupted run");
+	}
 
 	for (i = 0; p->topo && i < p->topo->n_namespaces; i++) {
 		const struct tcspan_namespace *n = &p->topo->namespaces[i];
@@ -1188,6 +1205,8 @@ static void plan_clsact_removal(struct planner *p)
 			}
 		}
 		/* Forget it in any case: what is left is no longer ours alone. */
+		if (p->meta_goes)
+			continue;
 		op = push(p, KOP_META_DEL);
 		if (!op)
 			return;
@@ -1342,6 +1361,8 @@ static void plan_rules(struct planner *p)
 		if (!has_id(seen, n_seen, p->meta[i].id))
 			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE, p->meta[i].text,
 			       "only its name was left in the kernel");
+		if (p->meta_goes)
+			continue;
 		op = push(p, KOP_META_DEL);
 		if (!op)
 			goto out;
@@ -1425,6 +1446,8 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	if (n_meta)
 		memcpy(p.meta_sorted, meta, n_meta * sizeof(*meta));
 	qsort(p.meta_sorted, n_meta, sizeof(*meta), compare_meta);
+	/* Destroy removes the map last: its entries need no deleting one by one. */
+	p.meta_goes = !topo && have_meta_map;
 	/* auto runs on tc; a rule that insists on XDP must not end up there. */
 	for (i = 0; topo && i < topo->n_rules; i++)
 		if (topo->rules[i].datapath == TCSPAN_DATAPATH_XDP)

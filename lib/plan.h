@@ -42,6 +42,7 @@ struct classifier_object;
 	((hook) == TCSPAN_HOOK_INGRESS ? TCSPAN_PRIO_INGRESS : TCSPAN_PRIO_EGRESS)
 
 enum kop_type {
+	KOP_NETNS_UNFINISHED_DEL, /* a file a killed run never mounted; no undo */
 	KOP_NETNS_ADD,
 	KOP_DOOMED_FILTER_DEL,	/* ours, on a device that goes with its link */
 	KOP_UNFINISHED_DEL,	/* a pair that a killed run never marked; no undo */

@@ -462,6 +462,45 @@ static void test_unfinished(void)
 	teardown(&f);
 }
 
+/* A namespace file a killed run never mounted: removed first, by its owner
+ * only, before the namespace is made again. */
+static void test_unfinished_netns(void)
+{
+	struct observed_file files[] = {
+		{ .name = "lab-a", .owner = TOPO },
+		{ .name = "other-a", .owner = "other" },
+		{ .name = "stray" },
+	};
+	struct fixture f;
+	int ret;
+
+	setup(&f);
+	f.obs.files = files;
+	f.obs.n_files = 3;
+	snprintf(f.namespaces[0].name, sizeof(f.namespaces[0].name), "lab-a");
+	f.topo.n_namespaces = 1;
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_ops >= 2 &&
+		    f.res.ops[0].type == KOP_NETNS_UNFINISHED_DEL &&
+		    !strcmp(f.res.ops[0].netns, "lab-a") &&
+		    f.res.ops[1].type == KOP_NETNS_ADD &&
+		    count_ops(&f, KOP_NETNS_UNFINISHED_DEL) == 1,
+		    "plan: a namespace file a killed run left goes first, then it is made",
+		    "ret %d, %zu ops", ret, f.res.n_ops);
+	teardown(&f);
+
+	setup(&f);
+	f.obs.files = files;
+	f.obs.n_files = 3;
+	ret = run(&f, true);
+	unit_result(ret == 0 && count_ops(&f, KOP_NETNS_UNFINISHED_DEL) == 1 &&
+		    f.res.n_changes == 1 &&
+		    !strcmp(f.res.changes[0].detail, "left unfinished by an interrupted run"),
+		    "destroy: removes the topology's unfinished namespace file, no other file",
+		    "ret %d, %zu ops, %zu changes", ret, f.res.n_ops, f.res.n_changes);
+	teardown(&f);
+}
+
 /* `devices:` items: made, kept, re-created when their settings change,
  * removed when the file drops them, never taken from others. */
 static void test_devices(void)
@@ -883,6 +922,7 @@ static void test_eperm_hint(void)
 int main(void)
 {
 	test_devices();
+	test_unfinished_netns();
 	test_add_to_empty();
 	test_noop();
 	test_change();

@@ -453,7 +453,6 @@ static int create_netns(struct run *r, const char *netns, struct tcspan_error *e
 static int run_direct(struct run *r, size_t i)
 {
 	const struct kop *op = &r->ops[i];
-	const char *old;
 	int ret = 0;
 
 	switch (op->type) {
@@ -483,13 +482,6 @@ static int run_direct(struct run *r, size_t i)
 	case KOP_META_CREATE:
 		ret = meta_create(r->ctx->name, r->ctx->meta, r->err);
 		break;
-	case KOP_META_SET:
-		old = meta_lookup(r->ctx->meta, op->meta_kind, op->meta_id);
-		r->had_old[i] = old != NULL;
-		if (old)
-			snprintf(r->old_text[i], sizeof(r->old_text[i]), "%s", old);
-		ret = meta_set(r->ctx->meta, op->meta_kind, op->meta_id, op->text, r->err);
-		break;
 	case KOP_META_DEL:
 		ret = meta_delete(r->ctx->meta, op->meta_kind, op->meta_id);
 		if (ret)
@@ -513,6 +505,47 @@ static int run_direct(struct run *r, size_t i)
 		blame(r, op, ret, r->err);
 	}
 	return ret;
+}
+
+/*
+ * The run of KOP_META_SET ops from `first`, in one batch, each remembering
+ * the text it replaces for the undo.  Returns the index after the run.
+ */
+static size_t set_names(struct run *r, size_t first)
+{
+	struct meta_entry *v;
+	size_t end, i, done = 0;
+	const char *old;
+	int ret;
+
+	for (end = first; end < r->n_ops && r->ops[end].type == KOP_META_SET; end++)
+		;
+	v = calloc(end - first, sizeof(*v));
+	if (!v) {
+		r->error = -ENOMEM;
+		return end;
+	}
+	for (i = first; i < end; i++) {
+		const struct kop *op = &r->ops[i];
+
+		old = meta_lookup(r->ctx->meta, op->meta_kind, op->meta_id);
+		r->had_old[i] = old != NULL;
+		if (old)
+			snprintf(r->old_text[i], sizeof(r->old_text[i]), "%s", old);
+		v[i - first].kind = op->meta_kind;
+		v[i - first].id = op->meta_id;
+		snprintf(v[i - first].text, sizeof(v[i - first].text), "%.*s",
+			 (int)sizeof(v[i - first].text) - 1, op->text);
+	}
+	ret = meta_set_many(r->ctx->meta, v, end - first, &done, r->err);
+	for (i = 0; i < done; i++)
+		r->done[first + i] = true;
+	if (ret) {
+		blame(r, &r->ops[first + done], ret, r->err);
+		r->error = ret;
+	}
+	free(v);
+	return end;
 }
 
 /* Undo one step; false when it could not be undone (said in r->err). */
@@ -625,6 +658,10 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 		if (i && ops[i - 1].type != op->type && is_tc(ops[i - 1].type) &&
 		    flush_all(&r))
 			break;
+		if (op->type == KOP_META_SET) {
+			i = set_names(&r, i) - 1;
+			continue;
+		}
 		if (!is_tc(op->type)) {
 			ret = run_direct(&r, i);
 			if (ret && !r.error)

@@ -69,6 +69,9 @@ static int push_entry(struct meta_store *store, size_t *cap,
 }
 
 #define META_BATCH 1024
+#ifndef ENOTSUPP
+#define ENOTSUPP 524	/* the kernel's "operation not supported" */
+#endif
 
 /*
  * Every entry, a batch of them per system call (BPF_MAP_LOOKUP_BATCH, Linux
@@ -204,6 +207,49 @@ int meta_set(struct meta_store *store, uint32_t kind, uint32_t id, const char *t
 		return tcspan_error__add(err, -errno, "cannot update the metadata map: %s",
 					 strerror(errno));
 	return 0;
+}
+
+int meta_set_many(struct meta_store *store, const struct meta_entry *entries, size_t n,
+		  size_t *done, struct tcspan_error *err)
+{
+	struct tcspan_meta_key *keys = calloc(n + 1, sizeof(*keys));
+	struct tcspan_meta_value *values = calloc(n + 1, sizeof(*values));
+	uint32_t count;
+	size_t i;
+	int ret = 0;
+
+	*done = 0;
+	if (!keys || !values) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		keys[i].kind = entries[i].kind;
+		keys[i].id = entries[i].id;
+		snprintf(values[i].text, sizeof(values[i].text), "%s", entries[i].text);
+	}
+	/* All in one system call (BPF_MAP_UPDATE_BATCH, Linux 5.6), else one
+	 * by one; count says how many the kernel took before an error. */
+	count = n;
+	if (!bpf_map_update_batch(store->fd, keys, values, &count, NULL)) {
+		*done = n;
+		goto out;
+	}
+	if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOTSUPP) {
+		*done = count;
+		ret = tcspan_error__add(err, -errno, "cannot update the metadata map: %s",
+					strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		ret = meta_set(store, entries[i].kind, entries[i].id, entries[i].text, err);
+		if (!ret)
+			*done = i + 1;
+	}
+out:
+	free(keys);
+	free(values);
+	return ret;
 }
 
 int meta_delete(struct meta_store *store, uint32_t kind, uint32_t id)

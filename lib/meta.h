@@ -38,6 +38,12 @@ int meta_read(const char *name, struct meta_store *store, struct tcspan_error *e
 int meta_create(const char *name, struct meta_store *store, struct tcspan_error *err);
 int meta_set(struct meta_store *store, uint32_t kind, uint32_t id, const char *text,
 	     struct tcspan_error *err);
+/*
+ * meta_set() of n entries at once; *done says how many were set (in
+ * order) when it fails.
+ */
+int meta_set_many(struct meta_store *store, const struct meta_entry *entries, size_t n,
+		  size_t *done, struct tcspan_error *err);
 int meta_delete(struct meta_store *store, uint32_t kind, uint32_t id);
 const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t id);
 /* Unpin the map and remove the topology's directory. */

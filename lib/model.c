@@ -276,16 +276,18 @@ static bool read_choice(struct checker *c, const struct config_node *node,
 
 	if (node->kind == CONFIG_REFUSED)
 		return false;
+	if (node->kind == CONFIG_SCALAR && !config_node__is_null(node)) {
+		for (i = 0; names[i]; i++) {
+			if (!strcmp(node->value, names[i])) {
+				*out = i;
+				return true;
+			}
+		}
+	}
 	join_names(expected, sizeof(expected), names);
 	if (node->kind != CONFIG_SCALAR || config_node__is_null(node)) {
 		problem(c, node, "%s must be %s", what, expected);
 		return false;
-	}
-	for (i = 0; names[i]; i++) {
-		if (!strcmp(node->value, names[i])) {
-			*out = i;
-			return true;
-		}
 	}
 	problem(c, node, "%s must be %s, not \"%s\"", what, expected, node->value);
 	return false;

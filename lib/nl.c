@@ -124,6 +124,10 @@ static int open_socket(void *arg)
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	nl_socket_set_buffer_size(oc->sk, 4 << 20, 4 << 20);
+	/* One recvmsg per message, not a peek first: the kernel sends no
+	 * datagram larger than 32 KiB to a reader of this buffer. */
+	nl_socket_disable_msg_peek(oc->sk);
+	nl_socket_set_msg_buf_size(oc->sk, 64 << 10);
 	nl_socket_disable_seq_check(oc->sk);
 	nl_socket_disable_auto_ack(oc->sk);
 	return 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the control plane, side by side in one run.  tcspan applying
-# N match-all redirect rules (u32 + mirred egress redirect) against
+# N match-all redirect rules (and 1,000 with a five-key match against tc's
+# `bpf obj` lines of a classifier written for the same keys) (u32 + mirred egress redirect) against
 # `tc -batch` of the lines a user would write for the same rules (a clsact
 # per device, then `filter add ... u32 match u32 0 0 action mirred egress
 # redirect dev T` with kernel-chosen handles), at N = 100, 1,000 and 10,000
@@ -55,21 +56,62 @@ now_ns() { date +%s%N; }
 # median V...: the middle value (the lower middle of an even count).
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# files N SPREAD: $WORK/t.yaml (tcspan) and $WORK/add.tc, $WORK/del.tc
+# The classifier a user would write for five keys (IPv4 UDP from
+# 198.18.0.0/24 port 1000-2000 to 198.18.1.0/24 port 5000), for tc's
+# `bpf obj` lines.
+cat >"$WORK/cls.c" <<'EOF'
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("classifier")
+int five_keys(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp;
+
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) ||
+	    ip->protocol != IPPROTO_UDP)
+		return 0;
+	udp = (void *)ip + ip->ihl * 4;
+	if ((void *)(udp + 1) > end)
+		return 0;
+	if ((bpf_ntohl(ip->saddr) & 0xffffff00) != 0xc6120000 ||
+	    (bpf_ntohl(ip->daddr) & 0xffffff00) != 0xc6120100 ||
+	    bpf_ntohs(udp->source) < 1000 || bpf_ntohs(udp->source) > 2000 ||
+	    bpf_ntohs(udp->dest) != 5000)
+		return 0;
+	return -1;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+EOF
+clang -O2 -g -target bpf -I"/usr/include/$(gcc -dumpmachine)" -c "$WORK/cls.c" -o "$WORK/cls.o" ||
+	exit 1
+
+# files N SPREAD [bpf]: $WORK/t.yaml (tcspan) and $WORK/add.tc, $WORK/del.tc
 # (tc -batch) for N rules over SPREAD devices.
 files() {
-	local n=$1 spread=$2 i d
+	local n=$1 spread=$2 bpf=${3:-} i d match='' cls="u32 match u32 0 0"
+	[ -n "$bpf" ] && cls="bpf obj $WORK/cls.o sec classifier"
 	{
 		printf 'version: 1\nname: %s\nrules:\n' "$TOPO"
 		for ((i = 0; i < n; i++)); do
-			printf '  - { name: r%d, action: redirect, from: %s/d%d, direction: ingress, to: %s/t0 }\n' \
-				"$i" "$NS" $((i % spread)) "$NS"
+			[ -n "$bpf" ] && match=", match: { protocol: udp, src: 198.18.0.0/24, dst: 198.18.1.0/24, src_port: 1000-2000, dst_port: $((5000 + i % 1000)) }"
+			printf '  - { name: r%d, action: redirect, from: %s/d%d, direction: ingress, to: %s/t0%s }\n' \
+				"$i" "$NS" $((i % spread)) "$NS" "$match"
 		done
 	} >"$WORK/t.yaml"
 	{
 		for ((d = 0; d < spread; d++)); do echo "qdisc add dev d$d clsact"; done
 		for ((i = 0; i < n; i++)); do
-			echo "filter add dev d$((i % spread)) ingress prio 1 u32 match u32 0 0 action mirred egress redirect dev t0"
+			echo "filter add dev d$((i % spread)) ingress prio 1 $cls action mirred egress redirect dev t0"
 		done
 	} >"$WORK/add.tc"
 	for ((d = 0; d < spread; d++)); do echo "qdisc del dev d$d clsact"; done >"$WORK/del.tc"
@@ -97,11 +139,11 @@ filters() {
 
 ROWS=()
 JSON_ROWS=()
-# case LABEL N SPREAD
+# case LABEL N SPREAD [bpf]
 bench_case() {
 	local label=$1 n=$2 spread=$3 r
 	local tc_add=() tc_del=() ap=() noop=() pl=() de=() rss=()
-	files "$n" "$spread"
+	files "$n" "$spread" "${4:-}"
 	for ((r = 0; r < RUNS; r++)); do
 		tc_add+=("$(ms tc -n "$NS" -batch "$WORK/add.tc")")
 		[ "$r" = 0 ] && [ "$(filters "$spread")" != "$n" ] &&
@@ -131,14 +173,17 @@ bench_case() {
 
 if [ "$QUICK" = 1 ]; then
 	bench_case "100 on 100 devices" 100 100
+	bench_case "bpf: 10 on 10 devices" 10 10 bpf
 else
 	bench_case "100 on 100 devices" 100 100
 	bench_case "1,000 on 100 devices" 1000 100
 	bench_case "10,000 on 100 devices" 10000 100
 	bench_case "10,000 on one device" 10000 1
+	bench_case "bpf: 1,000 on 10 devices" 1000 10 bpf
 fi
 
-echo "Control plane: match-all redirect rules, tcspan against tc -batch (median of $RUNS, ms)"
+echo "Control plane: redirect rules, tcspan against tc -batch (median of $RUNS, ms);"
+echo "match-all (u32), and \"bpf:\" five keys (tcspan's match, tc's bpf obj of a classifier written for them)"
 printf "  %-22s %9s %9s %7s %10s %8s %6s %8s %6s %8s %8s %7s %7s\n" "rules" "tc-batch" \
 	"apply" "ratio" "rate" "no-op" "/apply" "plan" "/apply" "tc-del" "destroy" "ratio" "RSS MiB"
 printf '%s\n' "${ROWS[@]}"

@@ -274,6 +274,17 @@ static bool netns_removable(struct planner *p, const struct observed_netns *o)
 	return true;
 }
 
+static const struct observed_file *observed_file(const struct observed *obs,
+						 const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < obs->n_files; i++)
+		if (!strcmp(obs->files[i].name, name))
+			return &obs->files[i];
+	return NULL;
+}
+
 static void plan_namespaces(struct planner *p)
 {
 	size_t i;
@@ -297,9 +308,14 @@ static void plan_namespaces(struct planner *p)
 	for (i = 0; p->topo && i < p->topo->n_namespaces; i++) {
 		const struct tcspan_namespace *n = &p->topo->namespaces[i];
 		const struct observed_netns *o = observed__netns(p->obs, n->name);
+		const struct observed_file *f;
 		struct kop *op;
 
-		if (!o) {
+		if (!o && (f = observed_file(p->obs, n->name)) && strcmp(f->owner, p->name)) {
+			fail_at(p, &n->mark, "/run/netns/%s exists and is not a namespace%s%s",
+				n->name, *f->owner ? " (left by topology " : "",
+				*f->owner ? fmt(p, "\"%s\")", f->owner) : "");
+		} else if (!o) {
 			op = push(p, KOP_NETNS_ADD);
 			if (!op)
 				return;

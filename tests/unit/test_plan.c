@@ -499,6 +499,29 @@ static void test_unfinished_netns(void)
 		    "destroy: removes the topology's unfinished namespace file, no other file",
 		    "ret %d, %zu ops, %zu changes", ret, f.res.n_ops, f.res.n_changes);
 	teardown(&f);
+
+	/* A file by the name of a wanted namespace, not this topology's. */
+	setup(&f);
+	f.obs.files = files;
+	f.obs.n_files = 3;
+	snprintf(f.namespaces[0].name, sizeof(f.namespaces[0].name), "stray");
+	snprintf(f.namespaces[1].name, sizeof(f.namespaces[1].name), "other-a");
+	f.namespaces[0].mark.line = 3;
+	f.namespaces[0].mark.column = 14;
+	f.namespaces[1].mark.line = 3;
+	f.namespaces[1].mark.column = 21;
+	f.topo.n_namespaces = 2;
+	ret = run(&f, false);
+	unit_result(ret != 0 && tcspan_error__count(f.err) == 2 &&
+		    !strcmp(tcspan_error__message(f.err, 0), "lab.yaml:3:14: error: "
+			    "/run/netns/stray exists and is not a namespace") &&
+		    !strcmp(tcspan_error__message(f.err, 1), "lab.yaml:3:21: error: "
+			    "/run/netns/other-a exists and is not a namespace (left by "
+			    "topology \"other\")"),
+		    "plan: a file where a namespace is wanted is named, not touched",
+		    "ret %d: %s", ret,
+		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+	teardown(&f);
 }
 
 /* `devices:` items: made, kept, re-created when their settings change,

@@ -157,9 +157,10 @@ int meta_read(const char *name, struct meta_store *store, struct tcspan_error *e
 
 int meta_create(const char *name, struct meta_store *store, struct tcspan_error *err)
 {
-	struct tcspan_meta *skel;
+	struct tcspan_meta *skel = NULL;
 	libbpf_print_fn_t old;
-	char path[PATH_MAX];
+	char path[PATH_MAX], dir[PATH_MAX];
+	bool made = false;
 	int ret;
 
 	if (store->fd >= 0)
@@ -170,18 +171,24 @@ int meta_create(const char *name, struct meta_store *store, struct tcspan_error 
 	if (mkdir(TCSPAN_PIN_ROOT, 0700) && errno != EEXIST)
 		return tcspan_error__add(err, -errno, "cannot create %s: %s",
 					 TCSPAN_PIN_ROOT, strerror(errno));
-	snprintf(path, sizeof(path), "%s/%s", TCSPAN_PIN_ROOT, name);
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return tcspan_error__add(err, -errno, "cannot create %s: %s", path,
-					 strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/%s", TCSPAN_PIN_ROOT, name);
+	if (mkdir(dir, 0700)) {
+		if (errno != EEXIST)
+			return tcspan_error__add(err, -errno, "cannot create %s: %s", dir,
+						 strerror(errno));
+	} else {
+		made = true;
+	}
 	old = libbpf_set_print(tcspan_libbpf_print);
 	skel = tcspan_meta__open_and_load();
 	ret = skel ? 0 : -errno;
 	libbpf_set_print(old);
-	if (!skel)
-		return tcspan_error__add(err, ret, "cannot create the metadata map: %s%s",
-					 strerror(-ret), ret == -EPERM ?
-					 " (needs CAP_BPF, or CAP_SYS_ADMIN)" : "");
+	if (!skel) {
+		tcspan_error__add(err, ret, "cannot create the metadata map: %s%s",
+				  strerror(-ret), ret == -EPERM ?
+				  " (needs CAP_BPF, or CAP_SYS_ADMIN)" : "");
+		goto out;
+	}
 	pin_path(path, sizeof(path), name);
 	ret = bpf_map__pin(skel->maps.meta, path);
 	if (ret) {
@@ -189,10 +196,15 @@ int meta_create(const char *name, struct meta_store *store, struct tcspan_error 
 		goto out;
 	}
 	store->fd = fcntl(bpf_map__fd(skel->maps.meta), F_DUPFD_CLOEXEC, 0);
-	if (store->fd < 0)
+	if (store->fd < 0) {
 		ret = -errno;
+		unlink(path);
+	}
 out:
 	tcspan_meta__destroy(skel);
+	/* A folder without its map would list a topology that is not there. */
+	if (ret && made)
+		rmdir(dir);
 	return ret;
 }
 

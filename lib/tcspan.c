@@ -218,10 +218,17 @@ int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)
 		.meta = &plan->meta,
 	};
 
+	int ret;
+
 	if (plan->applied)
 		return -EALREADY;
 	plan->applied = true;
-	return apply_ops(&ctx, plan->res.ops, plan->res.n_ops, err);
+	ret = apply_ops(&ctx, plan->res.ops, plan->res.n_ops, err);
+	/* A topology's folder without its map (left by a tcspan older than
+	 * the fix in meta_create()) goes with the topology too. */
+	if (!ret && !plan->topo && plan->meta.fd < 0)
+		ret = meta_remove(plan->name, err);
+	return ret;
 }
 
 void tcspan_plan__free(struct tcspan_plan *plan)

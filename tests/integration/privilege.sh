@@ -105,5 +105,7 @@ check "without CAP_BPF: apply fails naming it" \
 	"tcspan: error: cannot create the metadata map: Operation not permitted (needs CAP_BPF, or CAP_SYS_ADMIN)" \
 	"$(head -1 <<<"$out")"
 check "without CAP_BPF: status 1, no filter left" "status 1 0" "$(tail -2 <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+check "without CAP_BPF: no folder of the topology left in bpffs" "no" \
+	"$([ -e "/sys/fs/bpf/tcspan/$T" ] && echo yes || echo no)"
 grep -q "^libbpf" <<<"$out" && fail "libbpf prints nothing of its own" "$out" ||
 	pass "libbpf prints nothing of its own"

@@ -541,7 +541,7 @@ static size_t set_names(struct run *r, size_t first)
 	for (i = 0; i < done; i++)
 		r->done[first + i] = true;
 	if (ret) {
-		blame(r, &r->ops[first + done], ret, r->err);
+		blame(r, &r->ops[done < end - first ? first + done : end - 1], ret, r->err);
 		r->error = ret;
 	}
 	free(v);

@@ -108,22 +108,36 @@ fail:
 	return ret;
 }
 
-bool netns_unfinished(const char *name, const char *topology)
+bool netns_file_owner(const char *name, char *topology, size_t size)
 {
-	char path[PATH_MAX], want[256], have[256];
+	char path[PATH_MAX], mark[128];
+	const char *rest;
 	ssize_t n;
 	int fd;
 
+	topology[0] = '\0';
 	if (nl_netns_exists(name))
 		return false;
 	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, name);
-	snprintf(want, sizeof(want), "tcspan:%s netns\n", topology);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return false;
-	n = read(fd, have, sizeof(have));
+	n = read(fd, mark, sizeof(mark) - 1);
 	close(fd);
-	return n == (ssize_t)strlen(want) && !memcmp(have, want, n);
+	if (n <= 1 || mark[n - 1] != '\n')
+		return false;
+	mark[n - 1] = '\0';
+	if (link_alias_parse(mark, topology, size, &rest) && !strcmp(rest, "netns"))
+		return true;
+	topology[0] = '\0';
+	return false;
+}
+
+static bool netns_unfinished(const char *name, const char *topology)
+{
+	char owner[TCSPAN_TOPOLOGY_NAME_MAX + 1];
+
+	return netns_file_owner(name, owner, sizeof(owner)) && !strcmp(owner, topology);
 }
 
 int netns_unfinished_delete(const char *name, const char *topology,

@@ -16,15 +16,15 @@
  * netns") on its lo, set before the namespace is mounted; -EEXIST when
  * the name is taken.  The file the namespace is mounted on holds `alias`
  * too, so that a run killed before the mount leaves a file recognisably
- * its own (netns_unfinished()), not an anonymous one.
+ * its own (netns_file_owner()), not an anonymous one.
  */
 int netns_create(const char *name, const char *alias, struct tcspan_error *err);
 /*
- * Whether /run/netns/NAME is such a file of topology `topology`: not a
- * namespace, and holding that topology's mark.
+ * Whether /run/netns/NAME is such a file: not a namespace, and holding a
+ * topology's mark; that topology's name into `topology` ("" otherwise).
  */
-bool netns_unfinished(const char *name, const char *topology);
-/* Remove it, when it still is one. */
+bool netns_file_owner(const char *name, char *topology, size_t size);
+/* Remove such a file of `topology`, when it still is one. */
 int netns_unfinished_delete(const char *name, const char *topology,
 			    struct tcspan_error *err);
 /* The names under /run/netns that are not namespaces; dir_names_free(). */

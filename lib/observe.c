@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dirnames.h"
 #include "netns.h"
@@ -125,10 +122,9 @@ static int observe_netns(struct conn_pool *pool, struct observed_netns *ns,
 /* Files a run killed before mounting its namespace left (netns.h). */
 static int observe_files(struct observed *obs)
 {
-	char **names = NULL, path[PATH_MAX], mark[128];
+	char **names = NULL;
 	size_t n = 0, i;
-	ssize_t len;
-	int fd, ret;
+	int ret;
 
 	ret = netns_list_files(&names, &n);
 	if (ret)
@@ -140,20 +136,9 @@ static int observe_files(struct observed *obs)
 	}
 	for (i = 0; i < n; i++) {
 		struct observed_file *f = &obs->files[obs->n_files++];
-		const char *rest;
 
 		snprintf(f->name, sizeof(f->name), "%s", names[i]);
-		snprintf(path, sizeof(path), "/run/netns/%s", names[i]);
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-		len = fd >= 0 ? read(fd, mark, sizeof(mark) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (len <= 1 || mark[len - 1] != '\n')
-			continue;
-		mark[len - 1] = '\0';
-		if (link_alias_parse(mark, f->owner, sizeof(f->owner), &rest) &&
-		    strcmp(rest, "netns"))
-			f->owner[0] = '\0';
+		netns_file_owner(names[i], f->owner, sizeof(f->owner));
 	}
 	dir_names_free(names, n);
 	return 0;

@@ -72,6 +72,21 @@ static int link_cb(struct nlmsghdr *hdr, void *arg)
 			snprintf(d->kind, sizeof(d->kind), "%s",
 				 nla_get_string(li[IFLA_INFO_KIND]));
 	}
+	if (tb[IFLA_XDP]) {
+		struct nlattr *x[IFLA_XDP_MAX + 1];
+
+		if (nla_parse_nested(x, IFLA_XDP_MAX, tb[IFLA_XDP], NULL) == 0) {
+			if (x[IFLA_XDP_ATTACHED])
+				d->xdp_mode = nla_get_u8(x[IFLA_XDP_ATTACHED]);
+			/* Two programs (generic and native): the native one. */
+			if (x[IFLA_XDP_PROG_ID])
+				d->xdp_prog_id = nla_get_u32(x[IFLA_XDP_PROG_ID]);
+			else if (x[IFLA_XDP_DRV_PROG_ID])
+				d->xdp_prog_id = nla_get_u32(x[IFLA_XDP_DRV_PROG_ID]);
+			else if (x[IFLA_XDP_SKB_PROG_ID])
+				d->xdp_prog_id = nla_get_u32(x[IFLA_XDP_SKB_PROG_ID]);
+		}
+	}
 	return 0;
 }
 

@@ -33,6 +33,8 @@ struct link_dev {
 	char alias[256];
 	bool up;
 	uint32_t group;			/* IFLA_GROUP */
+	uint32_t xdp_prog_id;		/* IFLA_XDP: the program, 0 for none */
+	uint8_t xdp_mode;		/* XDP_ATTACHED_* */
 	struct tcspan_prefix *addresses;
 	size_t n_addresses;
 };

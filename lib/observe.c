@@ -116,6 +116,22 @@ static int observe_netns(struct conn_pool *pool, struct observed_netns *ns,
 		ns->filters[n++] = *f;
 	}
 	ns->n_filters = n;
+	/* XDP programs: whose they are, and tcspan's entries. */
+	for (i = 0; i < ns->links.count; i++) {
+		const struct link_dev *d = &ns->links.devs[i];
+		struct xdp_prog *v;
+
+		if (!d->xdp_prog_id)
+			continue;
+		v = realloc(ns->xdp, (ns->n_xdp + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ns->xdp = v;
+		ret = xdp_prog_read(d->ifindex, d->xdp_prog_id, d->xdp_mode, &v[ns->n_xdp], err);
+		ns->n_xdp++;
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -178,7 +194,7 @@ out:
 
 void observed__free(struct observed *obs)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!obs)
 		return;
@@ -186,6 +202,9 @@ void observed__free(struct observed *obs)
 		link_table__free(&obs->ns[i].links);
 		free(obs->ns[i].clsact);
 		free(obs->ns[i].filters);
+		for (j = 0; j < obs->ns[i].n_xdp; j++)
+			xdp_prog__free(&obs->ns[i].xdp[j]);
+		free(obs->ns[i].xdp);
 	}
 	free(obs->ns);
 	free(obs->files);
@@ -210,4 +229,14 @@ bool observed_netns__has_clsact(const struct observed_netns *ns, uint32_t ifinde
 		if (ns->clsact[i] == ifindex)
 			return true;
 	return false;
+}
+
+const struct xdp_prog *observed_netns__xdp(const struct observed_netns *ns, uint32_t ifindex)
+{
+	size_t i;
+
+	for (i = 0; ns && i < ns->n_xdp; i++)
+		if (ns->xdp[i].ifindex == ifindex)
+			return &ns->xdp[i];
+	return NULL;
 }

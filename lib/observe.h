@@ -13,6 +13,7 @@
 #include "model.h"
 #include "nl.h"
 #include "tc.h"
+#include "xdp.h"
 
 struct observed_netns {
 	char name[TCSPAN_NETNS_NAME_MAX + 1];	/* "" = the caller's */
@@ -22,6 +23,8 @@ struct observed_netns {
 	size_t n_clsact;
 	struct tc_filter *filters;		/* on every clsact hook */
 	size_t n_filters;
+	struct xdp_prog *xdp;			/* every device's XDP program */
+	size_t n_xdp;
 };
 
 /* A file under /run/netns that is no namespace, and whose it is. */
@@ -55,5 +58,7 @@ void observed__free(struct observed *obs);
 
 const struct observed_netns *observed__netns(const struct observed *obs, const char *name);
 bool observed_netns__has_clsact(const struct observed_netns *ns, uint32_t ifindex);
+/* The XDP program on ifindex, or NULL (ns may be NULL). */
+const struct xdp_prog *observed_netns__xdp(const struct observed_netns *ns, uint32_t ifindex);
 
 #endif

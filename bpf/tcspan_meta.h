@@ -11,6 +11,7 @@
 enum tcspan_meta_kind {
 	TCSPAN_META_RULE = 1,		/* id: rule id; text: the rule's name */
 	TCSPAN_META_CLSACT = 2,		/* id: hash of text; text: "NETNS/DEV" */
+	TCSPAN_META_FALLBACK = 3,	/* id: rule id; text: why auto chose tc */
 };
 
 struct tcspan_meta_key {

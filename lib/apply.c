@@ -13,6 +13,7 @@
 #include "classifier.h"
 #include "link.h"
 #include "netns.h"
+#include "xdp.h"
 
 struct run {
 	struct apply_ctx *ctx;
@@ -23,6 +24,9 @@ struct run {
 	bool *had_old;
 	int *prog_fd;			/* bpf add/replace: until its ack */
 	int *old_prog_fd;		/* bpf replace/delete: for the undo */
+	int *xdp_fd;			/* XDP attach: the new program; delete: the old */
+	uint8_t *xdp_mode;		/* XDP attach: how it went on */
+	struct tcspan_xdp_order *xdp_old; /* XDP update: the order it replaced */
 	struct tcspan_error *err;
 	int error;
 	/* ifindexes by name, per namespace, refreshed after device changes */
@@ -449,6 +453,81 @@ static int create_netns(struct run *r, const char *netns, struct tcspan_error *e
 	return netns_create(netns, alias, err);
 }
 
+/* "NETNS/DEV: " of an XDP op, for messages. */
+static const char *xdp_where(const struct kop *op, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s%s: ", op->netns, *op->netns ? "/" : "", op->dev);
+	return buf;
+}
+
+/* KOP_XDP_SET: the entries with their devices' ifindexes, then attach or
+ * update in place. */
+static int set_xdp(struct run *r, size_t i, struct tcspan_error *err)
+{
+	const struct kop *op = &r->ops[i];
+	struct tcspan_xdp_rule *w;
+	const struct link_dev *d;
+	struct nl_conn *conn;
+	char what[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 8];
+	size_t e, t;
+	int ret, ifindex;
+
+	xdp_where(op, what, sizeof(what));
+	w = calloc(op->xdp->n + 1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	memcpy(w, op->xdp->entries, op->xdp->n * sizeof(*w));
+	for (e = 0, ret = 0; e < op->xdp->n && !ret; e++) {
+		for (t = 0; t < w[e].n_targets && !ret; t++) {
+			ifindex = resolve(r, op->netns,
+					  op->xdp->target[e * TCSPAN_XDP_TARGETS + t], err);
+			if (ifindex < 0)
+				ret = ifindex;
+			else
+				w[e].ifindex[t] = ifindex;
+		}
+	}
+	if (!ret && op->xdp_prog_id)
+		ret = xdp_update(op->netns, op->xdp_prog_id, what, w, op->xdp->n,
+				 &r->xdp_old[i], err);
+	if (!ret && !op->xdp_prog_id) {
+		ifindex = resolve(r, op->netns, op->dev, err);
+		ret = ifindex < 0 ? ifindex : conn_pool__get(r->ctx->pool, op->netns, &conn, err);
+		if (!ret)
+			ret = xdp_attach_new(conn, r->ctx->name, ifindex, what, w, op->xdp->n,
+					     &r->xdp_fd[i], err);
+		/* How it went on, for the undo's detach. */
+		drop_cache(r);
+		if (!ret && !read_dev(r, op, &d, NULL) && d)
+			r->xdp_mode[i] = d->xdp_mode;
+	}
+	free(w);
+	return ret;
+}
+
+/* KOP_XDP_DEL, KOP_DOOMED_XDP_DEL: detach tcspan's program, held for the undo. */
+static int del_xdp(struct run *r, size_t i, struct tcspan_error *err)
+{
+	const struct kop *op = &r->ops[i];
+	char what[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 32];
+	struct nl_conn *conn;
+	int ret, ifindex;
+
+	snprintf(what, sizeof(what), "%s%s%s: cannot detach XDP", op->netns,
+		 *op->netns ? "/" : "", op->dev);
+	r->xdp_fd[i] = bpf_prog_get_fd_by_id(op->xdp_prog_id);
+	if (r->xdp_fd[i] < 0) {
+		r->xdp_fd[i] = -1;
+		return errno == ENOENT ? 0 : tcspan_error__add(err, -errno, "%s: %s", what,
+								 strerror(errno));
+	}
+	ifindex = resolve(r, op->netns, op->dev, err);
+	if (ifindex == -ENODEV)
+		return 0;	/* gone, with its program */
+	ret = ifindex < 0 ? ifindex : conn_pool__get(r->ctx->pool, op->netns, &conn, err);
+	return ret ? ret : xdp_detach(conn, ifindex, r->xdp_fd[i], op->xdp_mode, what, err);
+}
+
 /* One op that is not pipelined: done at once. */
 static int run_direct(struct run *r, size_t i)
 {
@@ -481,6 +560,13 @@ static int run_direct(struct run *r, size_t i)
 		break;
 	case KOP_META_CREATE:
 		ret = meta_create(r->ctx->name, r->ctx->meta, r->err);
+		break;
+	case KOP_XDP_SET:
+		ret = set_xdp(r, i, r->err);
+		break;
+	case KOP_XDP_DEL:
+	case KOP_DOOMED_XDP_DEL:
+		ret = del_xdp(r, i, r->err);
 		break;
 	case KOP_META_DEL:
 		ret = meta_delete(r->ctx->meta, op->meta_kind, op->meta_id);
@@ -608,6 +694,23 @@ static bool undo_one(struct run *r, size_t i)
 	case KOP_PRIO_DEL:
 		/* Re-adding its filters re-creates the instance. */
 		break;
+	case KOP_XDP_SET:
+		if (op->xdp_prog_id) {
+			ret = xdp_restore_order(op->xdp_prog_id, &r->xdp_old[i], quiet);
+			break;
+		}
+		ret = conn_pool__get(r->ctx->pool, op->netns, &conn, quiet);
+		if (!ret && (ret = resolve(r, op->netns, op->dev, quiet)) >= 0)
+			ret = xdp_detach(conn, ret, r->xdp_fd[i], r->xdp_mode[i], "undo", quiet);
+		break;
+	case KOP_XDP_DEL:
+	case KOP_DOOMED_XDP_DEL:
+		if (r->xdp_fd[i] < 0)
+			break;
+		ret = conn_pool__get(r->ctx->pool, op->netns, &conn, quiet);
+		if (!ret && (ret = resolve(r, op->netns, op->dev, quiet)) >= 0)
+			ret = xdp_reattach(conn, ret, r->xdp_fd[i], op->xdp_mode, "undo", quiet);
+		break;
 	default:
 		if (!is_tc(op->type))
 			break;
@@ -642,12 +745,16 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 	r.old_text = calloc(n_ops, sizeof(*r.old_text));
 	r.prog_fd = calloc(n_ops, sizeof(*r.prog_fd));
 	r.old_prog_fd = calloc(n_ops, sizeof(*r.old_prog_fd));
-	if (!r.done || !r.had_old || !r.old_text || !r.prog_fd || !r.old_prog_fd) {
+	r.xdp_fd = calloc(n_ops, sizeof(*r.xdp_fd));
+	r.xdp_mode = calloc(n_ops, sizeof(*r.xdp_mode));
+	r.xdp_old = calloc(n_ops, sizeof(*r.xdp_old));
+	if (!r.done || !r.had_old || !r.old_text || !r.prog_fd || !r.old_prog_fd ||
+	    !r.xdp_fd || !r.xdp_mode || !r.xdp_old) {
 		r.error = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < n_ops; i++)
-		r.prog_fd[i] = r.old_prog_fd[i] = -1;
+		r.prog_fd[i] = r.old_prog_fd[i] = r.xdp_fd[i] = -1;
 	for (i = 0; i < n_ops && !r.error; i++) {
 		const struct kop *op = &ops[i];
 		struct nl_conn *conn;
@@ -695,14 +802,19 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 			r.error = -ENOTRECOVERABLE;
 	}
 out:
-	for (i = 0; r.prog_fd && r.old_prog_fd && i < n_ops; i++) {
+	for (i = 0; r.prog_fd && r.old_prog_fd && r.xdp_fd && i < n_ops; i++) {
 		if (r.prog_fd[i] >= 0)
 			close(r.prog_fd[i]);
 		if (r.old_prog_fd[i] >= 0)
 			close(r.old_prog_fd[i]);
+		if (r.xdp_fd[i] >= 0)
+			close(r.xdp_fd[i]);
 	}
 	free(r.prog_fd);
 	free(r.old_prog_fd);
+	free(r.xdp_fd);
+	free(r.xdp_mode);
+	free(r.xdp_old);
 	drop_cache(&r);
 	free(r.done);
 	free(r.had_old);

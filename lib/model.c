@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "model.h"
+#include "datapath.h"
 
 /* A value as printed in messages: with its double quotes. */
 #define QUOTE(key) "\"" key "\""
@@ -1469,6 +1470,30 @@ out:
 
 /* ---- the whole file ------------------------------------------------------- */
 
+/* `datapath: xdp` on a rule that XDP cannot carry, from the file alone. */
+static void check_datapaths(struct checker *c)
+{
+	const struct tcspan_topology *t = c->topo;
+	struct datapath_choice *choice;
+	size_t i;
+
+	if (!t->n_rules)
+		return;
+	choice = calloc(t->n_rules, sizeof(*choice));
+	if (!choice || datapath_decide(t, NULL, choice)) {
+		c->out_of_memory = true;
+		free(choice);
+		return;
+	}
+	for (i = 0; i < t->n_rules; i++)
+		if (choice[i].refused)
+			config_problems__add(&c->problems, t->rules[i].mark.line,
+					     t->rules[i].mark.column,
+					     "rule \"%s\": datapath: xdp, but %s",
+					     t->rules[i].name, choice[i].fallback);
+	free(choice);
+}
+
 static void read_topology(struct checker *c, const struct config_node *root)
 {
 	enum { VERSION, NAME, DEFAULTS, NAMESPACES, LINKS, DEVICES, RULES };
@@ -1505,6 +1530,9 @@ static void read_topology(struct checker *c, const struct config_node *root)
 		return;
 	check_duplicates(c);
 	check_loops(c);
+	/* Only on rules that are whole: a broken one would add noise. */
+	if (!c->problems.count)
+		check_datapaths(c);
 }
 
 int tcspan_model__parse(const char *file, const char *buf, size_t len,

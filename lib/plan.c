@@ -14,6 +14,11 @@
 #define U32_NODE(h)	((h) & 0xfff)
 #define U32_BUCKET(h)	(((h) >> 12) & 0xff)
 
+struct rule_id {
+	uint32_t id;
+	size_t index;
+};
+
 struct planner {
 	const struct tcspan_topology *topo;
 	const char *name;
@@ -28,6 +33,7 @@ struct planner {
 	int error;
 	size_t seq;
 	size_t *op_seq;
+	size_t cap_ops;			/* room in res->ops and op_seq */
 	/* devices that this plan creates or re-creates: "NETNS/DEV" */
 	char **fresh;
 	size_t n_fresh;
@@ -38,6 +44,10 @@ struct planner {
 	char **clsact_needed;
 	size_t n_clsact_needed;
 	bool *rule_touched;
+	struct datapath_choice *choice;	/* per rule: XDP or tc, and why */
+	struct rule_id *ids;		/* (id, rule index), sorted by id */
+	uint32_t *xdp_seen;		/* rule ids in this topology's XDP entries */
+	size_t n_xdp_seen;
 	bool meta_goes;			/* the whole map is removed at the end */
 };
 
@@ -115,22 +125,28 @@ static void fail_at(struct planner *p, const struct tcspan_mark *mark, const cha
 
 static struct kop *push(struct planner *p, enum kop_type type)
 {
+	size_t cap = p->cap_ops ? p->cap_ops * 2 : 64;
 	struct kop *v;
 	size_t *s;
 
-	v = realloc(p->res->ops, (p->res->n_ops + 1) * sizeof(*v));
-	if (!v) {
-		p->error = -ENOMEM;
-		return NULL;
+	/* Doubling: tens of thousands of ops cost no quadratic copying. */
+	if (p->res->n_ops == p->cap_ops) {
+		v = realloc(p->res->ops, cap * sizeof(*v));
+		if (!v) {
+			p->error = -ENOMEM;
+			return NULL;
+		}
+		p->res->ops = v;
+		s = realloc(p->op_seq, cap * sizeof(*s));
+		if (!s) {
+			p->error = -ENOMEM;
+			return NULL;
+		}
+		p->op_seq = s;
+		p->cap_ops = cap;
 	}
-	p->res->ops = v;
-	s = realloc(p->op_seq, (p->res->n_ops + 1) * sizeof(*s));
-	if (!s) {
-		p->error = -ENOMEM;
-		return NULL;
-	}
-	p->op_seq = s;
-	s[p->res->n_ops] = p->seq++;
+	v = p->res->ops;
+	p->op_seq[p->res->n_ops] = p->seq++;
 	memset(&v[p->res->n_ops], 0, sizeof(*v));
 	v[p->res->n_ops].type = type;
 	return &v[p->res->n_ops++];
@@ -1232,17 +1248,317 @@ static void plan_clsact_removal(struct planner *p)
 	}
 }
 
+/* ---- XDP --------------------------------------------------------------- */
+
+static int compare_rule_id(const void *x, const void *y)
+{
+	const struct rule_id *a = x, *b = y;
+
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The rule of the file with id `id`, or NULL. */
+static const struct rule_id *rule_by_id(const struct planner *p, uint32_t id)
+{
+	struct rule_id key = { .id = id };
+	size_t n = p->topo ? p->topo->n_rules : 0;
+
+	return n ? bsearch(&key, p->ids, n, sizeof(key), compare_rule_id) : NULL;
+}
+
+/* The XDP program of a device as it stands (NULL: none, or about to be
+ * created). */
+static const struct xdp_prog *present_xdp(struct planner *p, const char *netns,
+					  const char *dev)
+{
+	const struct link_dev *d = present_dev(p, netns, dev);
+
+	if (!d || !d->xdp_prog_id)
+		return NULL;
+	return observed_netns__xdp(observed__netns(p->obs, netns), d->ifindex);
+}
+
+static bool xdp_mine(const struct planner *p, const struct xdp_prog *x)
+{
+	return x && x->ours && !strcmp(x->topology, p->name);
+}
+
+static uint32_t foreign_xdp(const char *netns, const char *dev, void *ctx)
+{
+	struct planner *p = ctx;
+	const struct xdp_prog *x = present_xdp(p, netns, dev);
+
+	return x && !xdp_mine(p, x) ? x->id : 0;
+}
+
+/* A device that should run tcspan's XDP program, with its entries. */
+struct xdp_dev {
+	const char *netns, *dev;
+	struct kop_xdp *x;
+};
+
+static struct kop_xdp *xdp_dev_add(struct planner *p, struct xdp_dev **v, size_t *n,
+				   const char *netns, const char *dev)
+{
+	struct kop_xdp **keep, *x;
+	struct xdp_dev *nv;
+
+	x = calloc(1, sizeof(*x));
+	x->entries = calloc(p->topo->n_rules + 1, sizeof(*x->entries));
+	x->target = calloc((p->topo->n_rules + 1) * TCSPAN_XDP_TARGETS, sizeof(*x->target));
+	keep = realloc(p->res->xdp, (p->res->n_xdp + 1) * sizeof(*keep));
+	if (keep)
+		p->res->xdp = keep;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (nv)
+		*v = nv;
+	if (!x || !x->entries || !x->target || !keep || !nv) {
+		if (x) {
+			free(x->entries);
+			free(x->target);
+		}
+		free(x);
+		p->error = -ENOMEM;
+		return NULL;
+	}
+	keep[p->res->n_xdp++] = x;
+	nv[(*n)++] = (struct xdp_dev){ netns, dev, x };
+	return x;
+}
+
+static struct xdp_dev *xdp_dev_find(struct xdp_dev *v, size_t n, const char *netns,
+				    const char *dev)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v[i].netns, netns) && !strcmp(v[i].dev, dev))
+			return &v[i];
+	return NULL;
+}
+
+/* Whether observed entry `o` is desired entry e of x, devices included. */
+static bool xdp_entry_kept(struct planner *p, const char *netns, const struct kop_xdp *x,
+			   size_t e, const struct xdp_entry *o)
+{
+	const struct tcspan_xdp_rule *w = &x->entries[e];
+	const struct link_dev *t;
+	uint32_t i;
+
+	if (o->rule.hash != w->hash || o->rule.n_targets != w->n_targets ||
+	    memcmp(o->rule.rule_id, w->rule_id, sizeof(w->rule_id)))
+		return false;
+	for (i = 0; i < w->n_targets; i++) {
+		t = present_dev(p, netns, x->target[e * TCSPAN_XDP_TARGETS + i]);
+		if (!t || t->ifindex != o->rule.ifindex[i])
+			return false;
+	}
+	return true;
+}
+
+static void xdp_op(struct planner *p, const struct xdp_dev *d)
+{
+	const struct xdp_prog *cur = present_xdp(p, d->netns, d->dev);
+	const struct tcspan_rule *rules = p->topo->rules;
+	bool same = xdp_mine(p, cur) && cur->n_entries == d->x->n;
+	size_t e, i, t;
+	struct kop *op;
+
+	for (e = 0; e < d->x->n; e++) {
+		if (xdp_mine(p, cur) && e < cur->n_entries &&
+		    xdp_entry_kept(p, d->netns, d->x, e, &cur->entries[e]))
+			continue;
+		same = false;
+		/* The rules of a new or changed entry are changes of their own. */
+		for (t = 0; t < d->x->entries[e].n_targets; t++) {
+			const struct rule_id *r = rule_by_id(p, d->x->entries[e].rule_id[t]);
+
+			if (r)
+				p->rule_touched[r->index] = true;
+		}
+	}
+	if (same)
+		return;
+	/* A peer readied anew: for the rules that send into its veth. */
+	for (i = 0; !d->x->n && i < p->topo->n_rules; i++) {
+		const struct tcspan_endpoint *peer;
+
+		if (!p->choice[i].xdp)
+			continue;
+		peer = datapath_link_peer(p->topo, rules[i].to.netns, rules[i].to.dev);
+		if (peer && !strcmp(peer->netns, d->netns) && !strcmp(peer->dev, d->dev))
+			p->rule_touched[i] = true;
+	}
+	op = push(p, KOP_XDP_SET);
+	if (!op)
+		return;
+	snprintf(op->netns, sizeof(op->netns), "%s", d->netns);
+	snprintf(op->dev, sizeof(op->dev), "%s", d->dev);
+	op->xdp = d->x;
+	op->xdp_prog_id = xdp_mine(p, cur) ? cur->id : 0;
+}
+
+/* This topology's XDP programs that nothing wants any more, and the rule
+ * ids their entries carry. */
+static void plan_xdp_removal(struct planner *p, struct xdp_dev *wanted, size_t n_wanted)
+{
+	size_t i, j, t, w;
+
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+
+		for (j = 0; j < o->n_xdp; j++) {
+			const struct xdp_prog *x = &o->xdp[j];
+			const struct link_dev *d = link_table__by_ifindex(&o->links, x->ifindex);
+			bool keep = false;
+			struct kop *op;
+
+			if (!xdp_mine(p, x) || !d)
+				continue;
+			for (t = 0; t < x->n_entries; t++) {
+				uint32_t *v = realloc(p->xdp_seen, (p->n_xdp_seen + TCSPAN_XDP_TARGETS) *
+						      sizeof(*v));
+
+				if (!v) {
+					p->error = -ENOMEM;
+					return;
+				}
+				p->xdp_seen = v;
+				for (w = 0; w < x->entries[t].rule.n_targets; w++)
+					v[p->n_xdp_seen++] = x->entries[t].rule.rule_id[w];
+			}
+			keep = xdp_dev_find(wanted, n_wanted, o->name, d->name) != NULL;
+			/* Re-created: the program went with the old device. */
+			if (keep || is_fresh(p, o->name, d->name))
+				continue;
+			op = push(p, is_doomed(p, o->name, d->name) ? KOP_DOOMED_XDP_DEL : KOP_XDP_DEL);
+			if (!op)
+				return;
+			snprintf(op->netns, sizeof(op->netns), "%s", o->name);
+			snprintf(op->dev, sizeof(op->dev), "%s", d->name);
+			op->xdp_prog_id = x->id;
+			op->xdp_mode = x->mode;
+		}
+	}
+}
+
+/*
+ * The XDP programs the choices ask for: on each device with XDP rules, its
+ * entries in hook order; on the other end of each link they send into, a
+ * program with no entries (a veth drops XDP frames unless its peer runs
+ * XDP), unless that end has a program of someone else's, which does as
+ * well and is left alone.  Then the programs of this topology that are
+ * not wanted any more.
+ */
+static void plan_xdp(struct planner *p)
+{
+	size_t n_rules = p->topo ? p->topo->n_rules : 0, n = 0, n_devs = 0, i, j, k;
+	struct xdp_dev *devs = NULL, *d;
+	struct slot_rule *order;
+
+	order = calloc(n_rules + 1, sizeof(*order));
+	if (!order) {
+		p->error = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < n_rules; i++) {
+		const struct tcspan_rule *r = &p->topo->rules[i];
+
+		if (!p->choice[i].xdp)
+			continue;
+		if (!present_dev(p, r->from.netns, r->from.dev) &&
+		    !is_fresh(p, r->from.netns, r->from.dev))
+			fail_at(p, &r->from.mark, "device \"%s\" not found",
+				ep_str(p, r->from.netns, r->from.dev));
+		else if (!present_dev(p, r->to.netns, r->to.dev) &&
+			 !is_fresh(p, r->to.netns, r->to.dev))
+			fail_at(p, &r->to.mark, "device \"%s\" not found",
+				ep_str(p, r->to.netns, r->to.dev));
+		else
+			order[n++] = (struct slot_rule){ r, TCSPAN_HOOK_INGRESS };
+	}
+	if (n)
+		qsort(order, n, sizeof(*order), compare_slot);
+	for (i = 0; i < n && !p->error; i++) {
+		const struct tcspan_rule *h = order[i].rule;
+		size_t hi = h - p->topo->rules, first = i;
+		struct tcspan_xdp_rule *e;
+		char (*target)[IFNAMSIZ];
+		struct kop_xdp *x;
+
+		if (p->choice[hi].head != hi)
+			continue;
+		d = xdp_dev_find(devs, n_devs, h->from.netns, h->from.dev);
+		x = d ? d->x : xdp_dev_add(p, &devs, &n_devs, h->from.netns, h->from.dev);
+		if (!x)
+			break;
+		e = &x->entries[x->n];
+		target = &x->target[x->n * TCSPAN_XDP_TARGETS];
+		x->n++;
+		e->n_targets = 1;
+		e->rule_id[0] = meta_id(h->name);
+		snprintf(target[0], IFNAMSIZ, "%s", h->to.dev);
+		/* The mirrors that ride along come right before it, in order. */
+		while (first > 0 && p->choice[order[first - 1].rule - p->topo->rules].head == hi)
+			first--;
+		for (j = first; j < i; j++) {
+			e->rule_id[e->n_targets] = meta_id(order[j].rule->name);
+			snprintf(target[e->n_targets], IFNAMSIZ, "%s", order[j].rule->to.dev);
+			e->n_targets++;
+		}
+		if (h->has_match)
+			classifier_cfg(&h->match, &e->match);
+		e->hash = xdp_rule_hash(e);
+		for (k = 0; k < e->n_targets; k++) {
+			const struct link_dev *t = present_dev(p, h->from.netns, target[k]);
+
+			e->ifindex[k] = t ? t->ifindex : 0;
+		}
+	}
+	/* The other ends of the links that entries send into. */
+	for (i = 0, k = n_devs; i < k && !p->error; i++) {
+		for (j = 0; j < devs[i].x->n * TCSPAN_XDP_TARGETS; j++) {
+			const struct tcspan_endpoint *peer;
+			const struct xdp_prog *cur;
+
+			if (j % TCSPAN_XDP_TARGETS >= devs[i].x->entries[j / TCSPAN_XDP_TARGETS].n_targets)
+				continue;
+			peer = datapath_link_peer(p->topo, devs[i].netns, devs[i].x->target[j]);
+			if (!peer || xdp_dev_find(devs, n_devs, peer->netns, peer->dev))
+				continue;
+			cur = present_xdp(p, peer->netns, peer->dev);
+			if (cur && !xdp_mine(p, cur))
+				continue;
+			if (!xdp_dev_add(p, &devs, &n_devs, peer->netns, peer->dev))
+				break;
+		}
+	}
+	/* Peers first: a device sends into a veth only once its peer is ready. */
+	for (i = k; i < n_devs && !p->error; i++)
+		xdp_op(p, &devs[i]);
+	for (i = 0; i < k && i < n_devs && !p->error; i++)
+		xdp_op(p, &devs[i]);
+	if (!p->error)
+		plan_xdp_removal(p, devs, n_devs);
+	free(order);
+	free(devs);
+}
+
+/* What the rule does, and where it runs unless `datapath: tc` chose. */
 static const char *rule_detail(struct planner *p, const struct tcspan_rule *r)
 {
+	const struct datapath_choice *c = &p->choice[r - p->topo->rules];
 	char from[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2], to[sizeof(from)];
 
-	return fmt(p, "%s %s %s -> %s %s",
+	return fmt(p, "%s %s %s -> %s %s%s%s",
 		   r->action == TCSPAN_ACTION_MIRROR ? "mirror" : "redirect",
 		   tcspan_endpoint__str(&r->from, from, sizeof(from)),
 		   r->hooks == (TCSPAN_HOOK_INGRESS | TCSPAN_HOOK_EGRESS) ? "both" :
 		   r->hooks == TCSPAN_HOOK_INGRESS ? "ingress" : "egress",
 		   tcspan_endpoint__str(&r->to, to, sizeof(to)),
-		   r->to_hook == TCSPAN_HOOK_INGRESS ? "ingress" : "egress");
+		   r->to_hook == TCSPAN_HOOK_INGRESS ? "ingress" : "egress",
+		   c->xdp ? ", on xdp" : c->fallback[0] ? ", on tc: " : "",
+		   c->xdp ? "" : c->fallback);
 }
 
 static int compare_u32(const void *a, const void *b)
@@ -1270,6 +1586,14 @@ static size_t sort_unique(uint32_t *v, size_t n)
 	return k;
 }
 
+/* Whether the rule with id `id` has a reason to be on tc now. */
+static bool rule_fallback(const struct planner *p, uint32_t id)
+{
+	const struct rule_id *r = rule_by_id(p, id);
+
+	return r && p->choice[r->index].fallback[0] != '\0';
+}
+
 static void plan_rules(struct planner *p)
 {
 	size_t n_rules = p->topo ? p->topo->n_rules : 0;
@@ -1289,7 +1613,7 @@ static void plan_rules(struct planner *p)
 		const struct tcspan_rule *r = &p->topo->rules[i];
 
 		desired[i] = meta_id(r->name);
-		if (r->hooks & TCSPAN_HOOK_INGRESS)
+		if ((r->hooks & TCSPAN_HOOK_INGRESS) && !p->choice[i].xdp)
 			slots[n++] = (struct slot_rule){ r, TCSPAN_HOOK_INGRESS };
 		if (r->hooks & TCSPAN_HOOK_EGRESS)
 			slots[n++] = (struct slot_rule){ r, TCSPAN_HOOK_EGRESS };
@@ -1321,15 +1645,20 @@ static void plan_rules(struct planner *p)
 		add_to_list(p, &hooks_done, &n_done, key);
 	}
 	plan_stale_filters(p, hooks_done, n_done);
+	plan_xdp(p);
+	if (p->error)
+		goto out;
 
 	/* The user's view: rules by id, present in the kernel or not. */
 	for (i = 0; i < p->obs->n_ns; i++)
 		n_filters += p->obs->ns[i].n_filters;
-	seen = calloc(n_filters + 1, sizeof(*seen));
+	seen = calloc(n_filters + p->n_xdp_seen + 1, sizeof(*seen));
 	if (!seen) {
 		p->error = -ENOMEM;
 		goto out;
 	}
+	for (i = 0; i < p->n_xdp_seen; i++)
+		seen[n_seen++] = p->xdp_seen[i];
 	for (i = 0; i < p->obs->n_ns; i++) {
 		const struct observed_netns *o = &p->obs->ns[i];
 
@@ -1359,6 +1688,16 @@ static void plan_rules(struct planner *p)
 			op->meta_id = id;
 			snprintf(op->text, sizeof(op->text), "%s", r->name);
 		}
+		/* Why auto left it on tc, for `show`. */
+		text = meta_text(p, TCSPAN_META_FALLBACK, id);
+		if (p->choice[i].fallback[0] && (!text || strcmp(text, p->choice[i].fallback))) {
+			op = push(p, KOP_META_SET);
+			if (!op)
+				goto out;
+			op->meta_kind = TCSPAN_META_FALLBACK;
+			op->meta_id = id;
+			snprintf(op->text, sizeof(op->text), "%s", p->choice[i].fallback);
+		}
 	}
 	for (j = 0; j < n_seen; j++) {
 		const char *text = meta_text(p, TCSPAN_META_RULE, seen[j]);
@@ -1367,10 +1706,21 @@ static void plan_rules(struct planner *p)
 			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE,
 			       text ? fmt(p, "%s", text) : fmt(p, "rule-%08x", seen[j]), NULL);
 	}
-	/* Names of rules that are gone from file and kernel alike. */
+	/* Names of rules that are gone from file and kernel alike, and
+	 * reasons that no longer hold. */
 	for (i = 0; i < p->n_meta; i++) {
 		struct kop *op;
 
+		if (p->meta[i].kind == TCSPAN_META_FALLBACK && !p->meta_goes &&
+		    !rule_fallback(p, p->meta[i].id)) {
+			op = push(p, KOP_META_DEL);
+			if (!op)
+				goto out;
+			op->meta_kind = TCSPAN_META_FALLBACK;
+			op->meta_id = p->meta[i].id;
+			snprintf(op->text, sizeof(op->text), "%s", p->meta[i].text);
+			continue;
+		}
 		if (p->meta[i].kind != TCSPAN_META_RULE ||
 		    has_id(desired, n_desired, p->meta[i].id))
 			continue;
@@ -1464,15 +1814,23 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	qsort(p.meta_sorted, n_meta, sizeof(*meta), compare_meta);
 	/* Destroy removes the map last: its entries need no deleting one by one. */
 	p.meta_goes = !topo && have_meta_map;
-	/* auto runs on tc; a rule that insists on XDP must not end up there. */
-	for (i = 0; topo && i < topo->n_rules; i++)
-		if (topo->rules[i].datapath == TCSPAN_DATAPATH_XDP)
-			fail_at(&p, &topo->rules[i].mark, "rule \"%s\": datapath: xdp is not "
-				"supported by this version of tcspan (use auto or tc)",
-				topo->rules[i].name);
 	plan_namespaces(&p);
 	plan_links(&p);
 	plan_devices(&p);
+	/* XDP or tc: after links and devices, so that fresh ones are known. */
+	p.choice = calloc(topo ? topo->n_rules + 1 : 1, sizeof(*p.choice));
+	p.ids = calloc(topo ? topo->n_rules + 1 : 1, sizeof(*p.ids));
+	for (i = 0; p.ids && topo && i < topo->n_rules; i++)
+		p.ids[i] = (struct rule_id){ meta_id(topo->rules[i].name), i };
+	if (p.ids && topo && topo->n_rules)
+		qsort(p.ids, topo->n_rules, sizeof(*p.ids), compare_rule_id);
+	if (!p.choice || !p.ids ||
+	    (topo && datapath_decide(topo, &(struct datapath_env){ foreign_xdp, &p }, p.choice)))
+		p.error = -ENOMEM;
+	for (i = 0; !p.error && topo && i < topo->n_rules; i++)
+		if (p.choice[i].refused)
+			fail_at(&p, &topo->rules[i].mark, "rule \"%s\": datapath: xdp, but %s",
+				topo->rules[i].name, p.choice[i].fallback);
 	plan_doomed_filters(&p);
 	plan_rules(&p);
 	plan_clsact_removal(&p);
@@ -1493,6 +1851,9 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 		free(p.clsact_needed[i]);
 	free(p.clsact_needed);
 	free(p.rule_touched);
+	free(p.choice);
+	free(p.ids);
+	free(p.xdp_seen);
 	free(p.op_seq);
 	free(p.meta_sorted);
 	if (p.error)
@@ -1511,5 +1872,11 @@ void plan_result__free(struct plan_result *res)
 	free(res->strings);
 	free(res->ops);
 	free(res->changes);
+	for (i = 0; i < res->n_xdp; i++) {
+		free(res->xdp[i]->entries);
+		free(res->xdp[i]->target);
+		free(res->xdp[i]);
+	}
+	free(res->xdp);
 	memset(res, 0, sizeof(*res));
 }

@@ -32,6 +32,7 @@
 #include "meta.h"
 #include "observe.h"
 #include "tc.h"
+#include "datapath.h"
 #include "tcspan.h"
 
 struct classifier_object;
@@ -45,6 +46,7 @@ enum kop_type {
 	KOP_NETNS_UNFINISHED_DEL, /* a file a killed run never mounted; no undo */
 	KOP_NETNS_ADD,
 	KOP_DOOMED_FILTER_DEL,	/* ours, on a device that goes with its link */
+	KOP_DOOMED_XDP_DEL,	/* likewise an XDP program */
 	KOP_UNFINISHED_DEL,	/* a pair that a killed run never marked; no undo */
 	KOP_DEVICE_DEL,		/* before its underlay's link goes (undo after) */
 	KOP_LINK_DEL,		/* before any add: a new link may reuse a name */
@@ -55,7 +57,10 @@ enum kop_type {
 	KOP_CLSACT_ADD,
 	KOP_FILTER_ADD,
 	KOP_FILTER_REPLACE,
-	KOP_FILTER_DEL,
+	KOP_XDP_SET,		/* attach, or update in place (peers first) */
+	KOP_FILTER_DEL,		/* after XDP_SET: a rule moving to XDP is taken
+				 * there before its filter goes, and back */
+	KOP_XDP_DEL,
 	KOP_PRIO_DEL,		/* an emptied u32 instance of ours */
 	KOP_CLSACT_DEL,
 	KOP_META_DEL,
@@ -68,6 +73,15 @@ struct kop_link {
 	struct tcspan_endpoint a, b;
 	const struct tcspan_prefix *a_addresses, *b_addresses;
 	size_t n_a, n_b;
+};
+
+/* The entries an XDP program of a device should hold, and the devices
+ * they send to (by name, in the device's namespace; target t of entry e at
+ * target[e * TCSPAN_XDP_TARGETS + t]). */
+struct kop_xdp {
+	struct tcspan_xdp_rule *entries;
+	char (*target)[IFNAMSIZ];
+	size_t n;
 };
 
 struct kop {
@@ -87,6 +101,9 @@ struct kop {
 	const struct tcspan_match *match; /* bpf: the rule's keys (in the model) */
 	const struct classifier_object *object; /* match.bpf: the object read */
 	struct kop_link link;
+	const struct kop_xdp *xdp;	/* XDP_SET: what to write */
+	uint32_t xdp_prog_id;		/* XDP_SET, _DEL: tcspan's program there */
+	uint8_t xdp_mode;		/* XDP_DEL: as it is attached */
 	struct tcspan_device device;	/* device add/delete: what to create */
 	uint32_t meta_kind, meta_id;
 	char text[256];			/* metadata text; a link's alias */
@@ -104,6 +121,8 @@ struct plan_result {
 	/* observed link ends that a removal re-creates on undo */
 	struct tcspan_prefix **owned_prefixes;
 	size_t n_owned_prefixes;
+	struct kop_xdp **xdp;		/* what XDP_SET ops point to */
+	size_t n_xdp;
 };
 
 /*

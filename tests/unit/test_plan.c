@@ -21,6 +21,9 @@ static struct link_dev devs[] = {
 	{ .ifindex = 1, .name = "lo" },
 	{ .ifindex = 2, .name = "eth0", .up = true },
 	{ .ifindex = 3, .name = "mon0", .up = true },
+	{ .ifindex = 4, .name = "mon1", .up = true },
+	{ .ifindex = 5, .name = "peer0", .up = true },	/* mon0's other end */
+	{ .ifindex = 6, .name = "peer1", .up = true },	/* mon1's other end */
 };
 
 struct fixture {
@@ -34,6 +37,9 @@ struct fixture {
 	struct meta_entry meta[8];
 	size_t n_meta;
 	struct classifier_object objects[8];	/* match.bpf, as if read */
+	struct tcspan_link links[2];		/* mon0 -- peer0, mon1 -- peer1 */
+	struct xdp_prog xdp[2];			/* observed XDP programs */
+	struct xdp_entry entries[2];
 	struct plan_result res;
 	struct tcspan_error *err;
 };
@@ -50,6 +56,8 @@ static void rule(struct fixture *f, size_t i, const char *name, enum tcspan_acti
 	snprintf(r->to.dev, sizeof(r->to.dev), "mon0");
 	r->hooks = hooks;
 	r->to_hook = TCSPAN_HOOK_EGRESS;
+	/* The tc layout is what most tests look at; XDP tests say auto. */
+	r->datapath = TCSPAN_DATAPATH_TC;
 	r->index = i;
 	r->mark.line = 10 + i;
 	r->mark.column = 5;
@@ -64,7 +72,7 @@ static void setup(struct fixture *f)
 	f->topo.rules = f->rules;
 	f->topo.namespaces = f->namespaces;
 	f->ns[0].links.devs = devs;
-	f->ns[0].links.count = 3;
+	f->ns[0].links.count = sizeof(devs) / sizeof(devs[0]);
 	f->obs.ns = f->ns;
 	f->obs.n_ns = 1;
 	f->err = tcspan_error__new();
@@ -645,34 +653,223 @@ static void test_devices(void)
 	teardown(&f);
 }
 
-/* What this version cannot build is refused at plan time, naming the line. */
-static void test_unsupported(void)
+/* The links that make mon0 and mon1 XDP targets (their other ends ready). */
+static void xdp_links(struct fixture *f)
 {
+	snprintf(f->links[0].a.ep.dev, IFNAMSIZ, "mon0");
+	snprintf(f->links[0].b.ep.dev, IFNAMSIZ, "peer0");
+	snprintf(f->links[1].a.ep.dev, IFNAMSIZ, "mon1");
+	snprintf(f->links[1].b.ep.dev, IFNAMSIZ, "peer1");
+	f->topo.links = f->links;
+	f->topo.n_links = 2;
+	/* Both pairs made by this topology before. */
+	snprintf(devs[2].alias, sizeof(devs[2].alias), "tcspan:" TOPO " link mon0 peer0");
+	snprintf(devs[4].alias, sizeof(devs[4].alias), "tcspan:" TOPO " link mon0 peer0");
+	snprintf(devs[3].alias, sizeof(devs[3].alias), "tcspan:" TOPO " link mon1 peer1");
+	snprintf(devs[5].alias, sizeof(devs[5].alias), "tcspan:" TOPO " link mon1 peer1");
+	for (size_t i = 2; i < 6; i++)
+		snprintf(devs[i].kind, sizeof(devs[i].kind), "veth");
+}
+
+/* An observed XDP program on ifindex: tcspan's of this topology (or not). */
+static struct xdp_prog *xdp_prog(struct fixture *f, size_t i, uint32_t ifindex, uint32_t id,
+				 bool ours)
+{
+	struct xdp_prog *x = &f->xdp[i];
+
+	memset(x, 0, sizeof(*x));
+	x->ifindex = ifindex;
+	x->id = id;
+	x->mode = 1;
+	x->ours = ours;
+	snprintf(x->topology, sizeof(x->topology), "%s", ours ? TOPO : "");
+	devs[ifindex - 1].xdp_prog_id = id;
+	f->ns[0].xdp = f->xdp;
+	f->ns[0].n_xdp = i + 1;
+	return x;
+}
+
+static void xdp_reset(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		devs[i].xdp_prog_id = 0;
+		devs[i].alias[0] = devs[i].kind[0] = '\0';
+	}
+}
+
+static const char *first_error(const struct fixture *f)
+{
+	return tcspan_error__count(f->err) ? tcspan_error__message(f->err, 0) : "";
+}
+
+static void test_xdp(void)
+{
+	const struct kop *op, *op2;
 	struct fixture f;
 	int ret;
 
+	/* datapath: xdp where XDP cannot carry the rule: refused at its line. */
 	setup(&f);
 	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
 	f.rules[0].datapath = TCSPAN_DATAPATH_XDP;
 	ret = run(&f, false);
 	unit_result(ret != 0 && tcspan_error__count(f.err) == 1 &&
-		    !strcmp(tcspan_error__message(f.err, 0),
-			    "lab.yaml:10:5: error: rule \"fast\": datapath: xdp is not supported "
-			    "by this version of tcspan (use auto or tc)") &&
-		    f.res.n_ops == 0,
-		    "plan: datapath: xdp is refused at the rule's line, planning nothing",
-		    "ret %d: %s", ret,
-		    tcspan_error__count(f.err) ? tcspan_error__message(f.err, 0) : "");
+		    !strcmp(first_error(&f), "lab.yaml:10:5: error: rule \"fast\": datapath: xdp, "
+			    "but mon0 is not an end of a link of this topology (XDP frames go "
+			    "only to veths tcspan readies)") && f.res.n_ops == 0,
+		    "xdp: datapath: xdp that XDP cannot carry is refused at the rule's line",
+		    "ret %d: %s", ret, first_error(&f));
 	teardown(&f);
+	xdp_reset();
 
+	/* A redirect into a link end: on XDP, the other end readied first. */
 	setup(&f);
+	xdp_links(&f);
 	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
 	f.rules[0].datapath = TCSPAN_DATAPATH_AUTO;
 	ret = run(&f, false);
-	unit_result(ret == 0 && f.res.n_changes == 1,
-		    "plan: datapath: auto is planned on tc", "ret %d, %zu changes", ret,
-		    f.res.n_changes);
+	op = find_op(&f, KOP_XDP_SET, 0);
+	op2 = find_op(&f, KOP_XDP_SET, 1);
+	unit_result(ret == 0 && count_ops(&f, KOP_FILTER_ADD) == 0 &&
+		    count_ops(&f, KOP_CLSACT_ADD) == 0 && op && op2 &&
+		    !strcmp(op->dev, "peer0") && op->xdp->n == 0 && !op->xdp_prog_id &&
+		    !strcmp(op2->dev, "eth0") && op2->xdp->n == 1 &&
+		    op2->xdp->entries[0].n_targets == 1 &&
+		    op2->xdp->entries[0].rule_id[0] == meta_id("fast") &&
+		    op2->xdp->entries[0].ifindex[0] == 3 && !strcmp(op2->xdp->target[0], "mon0") &&
+		    op2->xdp->entries[0].hash == xdp_rule_hash(&op2->xdp->entries[0]),
+		    "xdp: a redirect goes on XDP, no filter; the target's other end first",
+		    "ret %d: %s", ret, first_error(&f));
+	unit_result(f.res.n_changes == 1 && !strcmp(f.res.changes[0].detail,
+		    "redirect eth0 ingress -> mon0 egress, on xdp"),
+		    "xdp: plan says the rule runs on xdp", "%s",
+		    f.res.n_changes ? f.res.changes[0].detail : "");
 	teardown(&f);
+	xdp_reset();
+
+	/* The same, observed in place: nothing to do. */
+	setup(&f);
+	xdp_links(&f);
+	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+	f.rules[0].datapath = TCSPAN_DATAPATH_AUTO;
+	meta(&f, TCSPAN_META_RULE, "fast");
+	xdp_prog(&f, 0, 5, 77, true);
+	xdp_prog(&f, 1, 2, 78, true)->entries = f.entries;
+	f.xdp[1].n_entries = 1;
+	f.entries[0].rule.n_targets = 1;
+	f.entries[0].rule.rule_id[0] = meta_id("fast");
+	f.entries[0].rule.ifindex[0] = 3;
+	f.entries[0].rule.hash = xdp_rule_hash(&f.entries[0].rule);
+	ret = run(&f, false);
+	unit_result(ret == 0 && f.res.n_ops == 0 && f.res.n_changes == 0,
+		    "xdp: programs in place with the same entries: nothing planned",
+		    "ret %d, %zu ops, %zu changes", ret, f.res.n_ops, f.res.n_changes);
+	teardown(&f);
+	xdp_reset();
+
+	/* ...moved to another target: an update in place, of program 78. */
+	setup(&f);
+	xdp_links(&f);
+	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+	f.rules[0].datapath = TCSPAN_DATAPATH_AUTO;
+	snprintf(f.rules[0].to.dev, IFNAMSIZ, "mon1");
+	meta(&f, TCSPAN_META_RULE, "fast");
+	xdp_prog(&f, 0, 5, 77, true);
+	xdp_prog(&f, 1, 2, 78, true)->entries = f.entries;
+	f.xdp[1].n_entries = 1;
+	f.entries[0].rule.n_targets = 1;
+	f.entries[0].rule.rule_id[0] = meta_id("fast");
+	f.entries[0].rule.ifindex[0] = 3;
+	f.entries[0].rule.hash = xdp_rule_hash(&f.entries[0].rule);
+	ret = run(&f, false);
+	op = find_op(&f, KOP_XDP_SET, 1);
+	unit_result(ret == 0 && count_ops(&f, KOP_XDP_SET) == 2 && op &&
+		    op->xdp_prog_id == 78 && op->xdp->entries[0].ifindex[0] == 4 &&
+		    !strcmp(find_op(&f, KOP_XDP_SET, 0)->dev, "peer1") &&
+		    count_ops(&f, KOP_XDP_DEL) == 1 && find_op(&f, KOP_XDP_DEL, 0)->xdp_prog_id == 77 &&
+		    f.res.n_changes == 1 && f.res.changes[0].op == TCSPAN_OP_CHANGE,
+		    "xdp: a new target is an update in place; the old peer's program goes",
+		    "ret %d, %zu changes", ret, f.res.n_changes);
+	teardown(&f);
+	xdp_reset();
+
+	/* A mirror right before a redirect with the same match rides along. */
+	setup(&f);
+	xdp_links(&f);
+	rule(&f, 0, "copy", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	rule(&f, 1, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+	snprintf(f.rules[0].to.dev, IFNAMSIZ, "mon1");
+	f.rules[0].datapath = f.rules[1].datapath = TCSPAN_DATAPATH_AUTO;
+	ret = run(&f, false);
+	op = find_op(&f, KOP_XDP_SET, 2);
+	unit_result(ret == 0 && count_ops(&f, KOP_XDP_SET) == 3 && op && op->xdp->n == 1 &&
+		    op->xdp->entries[0].n_targets == 2 &&
+		    op->xdp->entries[0].rule_id[0] == meta_id("fast") &&
+		    op->xdp->entries[0].rule_id[1] == meta_id("copy") &&
+		    !strcmp(op->xdp->target[1], "mon1") && count_ops(&f, KOP_FILTER_ADD) == 0,
+		    "xdp: redirect + mirror with the same match: one entry, two targets",
+		    "ret %d: %s", ret, first_error(&f));
+	teardown(&f);
+	xdp_reset();
+
+	/* A lone mirror stays on tc and says why; a redirect after a rule on
+	 * tc does too, naming it; the reasons are kept for `show`. */
+	setup(&f);
+	xdp_links(&f);
+	rule(&f, 0, "copy", TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_INGRESS);
+	f.rules[0].has_match = true;
+	f.rules[0].match.has_protocol = true;
+	f.rules[0].match.protocol = 17;
+	rule(&f, 1, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+	f.rules[0].datapath = f.rules[1].datapath = TCSPAN_DATAPATH_AUTO;
+	ret = run(&f, false);
+	unit_result(ret == 0 && count_ops(&f, KOP_XDP_SET) == 0 &&
+		    count_ops(&f, KOP_FILTER_ADD) == 2 && count_ops(&f, KOP_META_SET) == 5,
+		    "xdp: a mirror of other packets blocks the redirect after it",
+		    "ret %d, %zu ops", ret, f.res.n_ops);
+	/* The clsact's record, then per rule its name and its reason. */
+	op = find_op(&f, KOP_META_SET, 2);
+	op2 = find_op(&f, KOP_META_SET, 4);
+	unit_result(op && op2 && op->meta_kind == TCSPAN_META_FALLBACK &&
+		    !strcmp(op->text, "XDP cannot copy a packet and also pass it on; a mirror "
+			    "rides on XDP only with the next redirect of its hook, same match") &&
+		    !strcmp(op2->text, "rule \"copy\" comes before it on eth0 ingress and runs on tc"),
+		    "xdp: each reason is written to the metadata map", "%s | %s",
+		    op ? op->text : "", op2 ? op2->text : "");
+	teardown(&f);
+	xdp_reset();
+
+	/* A program of someone else's on the device: tc, with its id. */
+	setup(&f);
+	xdp_links(&f);
+	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+	f.rules[0].datapath = TCSPAN_DATAPATH_AUTO;
+	xdp_prog(&f, 0, 2, 99, false);
+	ret = run(&f, false);
+	unit_result(ret == 0 && count_ops(&f, KOP_XDP_SET) == 0 &&
+		    count_ops(&f, KOP_XDP_DEL) == 0 && count_ops(&f, KOP_FILTER_ADD) == 1 &&
+		    f.res.n_changes == 1 && !strcmp(f.res.changes[0].detail,
+		    "redirect eth0 ingress -> mon0 egress, on tc: eth0 has an XDP program that "
+		    "tcspan did not create (id 99)"),
+		    "xdp: a foreign program: the rule on tc, the program left alone", "%s",
+		    f.res.n_changes ? f.res.changes[0].detail : first_error(&f));
+	teardown(&f);
+	xdp_reset();
+
+	/* Destroy detaches this topology's programs only. */
+	setup(&f);
+	meta(&f, TCSPAN_META_RULE, "fast");
+	xdp_prog(&f, 0, 2, 78, true);
+	xdp_prog(&f, 1, 5, 79, false);
+	ret = run(&f, true);
+	op = find_op(&f, KOP_XDP_DEL, 0);
+	unit_result(ret == 0 && count_ops(&f, KOP_XDP_DEL) == 1 && op && op->xdp_prog_id == 78 &&
+		    !strcmp(op->dev, "eth0"),
+		    "xdp: destroy detaches its own program, not another's", "ret %d", ret);
+	teardown(&f);
+	xdp_reset();
 }
 
 static void test_names_only(void)
@@ -956,7 +1153,7 @@ int main(void)
 	test_many_rules();
 	test_namespaces();
 	test_missing_device();
-	test_unsupported();
+	test_xdp();
 	test_unfinished();
 	test_names_only();
 	test_match_add();

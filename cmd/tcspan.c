@@ -586,7 +586,7 @@ static bool on_dev(const struct tcspan_rule_info *ri, const char *dev)
 }
 
 /* Columns as wide as their widest cell, like `ip -br`. */
-#define SHOW_COLS 8
+#define SHOW_COLS 9
 
 /* Numbers (`right` set) right-aligned; `hue` colours the last cell. */
 static void print_row(const char *const *cells, const int *width, int n,
@@ -621,13 +621,17 @@ static void rule_cells(const struct tcspan_rule_info *r, const char **c)
 	c[4] = r->direction;
 	c[5] = *r->to ? r->to : "(gone)";
 	c[6] = r->to_direction;
-	c[7] = r->problem ? r->problem : r->datapath;
+	c[7] = r->problem ? r->problem : !r->xdp_mode ? r->datapath :
+	       !strcmp(r->xdp_mode, "native") ? "xdp (native)" :
+	       !strcmp(r->xdp_mode, "generic") ? "xdp (generic)" : "xdp";
+	c[8] = r->fallback ? r->fallback : "";
 }
 
 static int do_show(int argc, char **argv)
 {
 	static const char *const head[SHOW_COLS] = {
 		"TOPOLOGY", "RULE", "ACTION", "FROM", "DIRECTION", "TO", "TO_DIR", "DATAPATH",
+		"WHY",
 	};
 	struct tcspan_error *err = tcspan_error__new();
 	struct tcspan_state *st = NULL;
@@ -676,7 +680,17 @@ static int do_show(int argc, char **argv)
 				json_string(ri.to_direction);
 				printf(", \"datapath\": ");
 				json_string(ri.datapath);
-				printf(", \"fallback\": null, \"problem\": ");
+				printf(", \"xdp_mode\": ");
+				if (ri.xdp_mode)
+					json_string(ri.xdp_mode);
+				else
+					printf("null");
+				printf(", \"fallback\": ");
+				if (ri.fallback)
+					json_string(ri.fallback);
+				else
+					printf("null");
+				printf(", \"problem\": ");
 				if (ri.problem)
 					json_string(ri.problem);
 				else

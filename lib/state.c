@@ -19,6 +19,7 @@ struct state_rule {
 	uint32_t id;
 	char *name, *from, *to;
 	const char *action, *to_direction, *problem;
+	const char *xdp_mode;		/* NULL: on tc */
 	unsigned int hooks;
 	uint64_t packets, bytes;
 };
@@ -166,6 +167,42 @@ count:
 	return 0;
 }
 
+/* A rule that an entry of tcspan's XDP program on `x` carries as target t. */
+static int add_xdp_target(struct state_topology *t, const struct observed_netns *ns,
+			  const struct xdp_prog *x, const struct xdp_entry *e, uint32_t k)
+{
+	const struct link_dev *from = link_table__by_ifindex(&ns->links, x->ifindex);
+	const struct link_dev *to = link_table__by_ifindex(&ns->links, e->rule.ifindex[k]);
+	const char *name = meta_lookup(&t->meta, TCSPAN_META_RULE, e->rule.rule_id[k]);
+	struct state_rule *r;
+
+	r = realloc(t->rules, (t->n_rules + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	t->rules = r;
+	r = &r[t->n_rules++];
+	memset(r, 0, sizeof(*r));
+	r->id = e->rule.rule_id[k];
+	if (name)
+		r->name = strdup(name);
+	else if (asprintf(&r->name, "rule-%08x", r->id) < 0)
+		r->name = NULL;
+	r->from = endpoint(ns->name, from ? from->name : "?");
+	r->to = to ? endpoint(ns->name, to->name) : strdup("");
+	if (!r->name || !r->from || !r->to)
+		return -ENOMEM;
+	if (!to)
+		r->problem = "target device is gone";
+	/* Target 0 is the entry's redirect; the others ride along. */
+	r->action = k ? "mirror" : "redirect";
+	r->to_direction = "egress";
+	r->hooks = TCSPAN_HOOK_INGRESS;
+	r->xdp_mode = xdp_mode_name(x->mode);
+	r->packets = e->packets[k];
+	r->bytes = e->bytes[k];
+	return 0;
+}
+
 static int collect(struct tcspan_state *st, const char *only, const struct observed *obs)
 {
 	char **names = NULL, topo[TCSPAN_TOPOLOGY_NAME_MAX + 1];
@@ -204,6 +241,26 @@ static int collect(struct tcspan_state *st, const char *only, const struct obser
 			if (!t || add_filter(t, ns, f)) {
 				ret = -ENOMEM;
 				goto out;
+			}
+		}
+		for (j = 0; j < ns->n_xdp; j++) {
+			const struct xdp_prog *x = &ns->xdp[j];
+			struct state_topology *t;
+			uint32_t e, k;
+
+			if (!x->ours || (only && strcmp(only, x->topology)))
+				continue;
+			t = topology(st, x->topology, meta_id(x->topology));
+			if (!t) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			for (e = 0; e < x->n_entries; e++) {
+				for (k = 0; k < x->entries[e].rule.n_targets; k++) {
+					ret = add_xdp_target(t, ns, x, &x->entries[e], k);
+					if (ret)
+						goto out;
+				}
 			}
 		}
 		if (*ns->owner && (!only || !strcmp(only, ns->owner))) {
@@ -372,8 +429,10 @@ int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,
 			  sr->hooks == 2 ? "egress" : "";
 	info->to = sr->to;
 	info->to_direction = sr->to_direction;
-	info->datapath = "tc";
-	info->fallback = NULL;
+	info->datapath = sr->xdp_mode ? "xdp" : "tc";
+	info->xdp_mode = sr->xdp_mode;
+	info->fallback = sr->xdp_mode ? NULL :
+			 meta_lookup(&st->topos[t].meta, TCSPAN_META_FALLBACK, sr->id);
 	info->problem = sr->problem;
 	info->packets = sr->packets;
 	info->bytes = sr->bytes;

@@ -175,11 +175,12 @@ struct tcspan_rule_info {
 	const char *direction;		/* "ingress" | "egress" | "both" */
 	const char *to;			/* "" when the target is gone */
 	const char *to_direction;	/* "ingress" | "egress" */
-	const char *datapath;		/* "tc" */
+	const char *datapath;		/* "tc" | "xdp" */
 	const char *fallback;		/* why auto chose tc, or NULL */
 	const char *problem;		/* e.g. "target device is gone", or NULL */
 	uint64_t packets;		/* sum over the rule's hooks */
 	uint64_t bytes;
+	const char *xdp_mode;		/* xdp: "native" | "generic"; else NULL */
 };
 
 /*

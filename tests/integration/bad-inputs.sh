@@ -245,8 +245,8 @@ bad "from and to in different namespaces, both present" full \
 	apply "$F"
 
 extra_rule xdp "$A/eth0" "$A/mon0" "    datapath: xdp"
-bad "datapath: xdp (refused at plan time in this version)" full \
-	"$F:$L:5: error: rule \"xdp\": datapath: xdp is not supported by this version of tcspan (use auto or tc)" \
+bad "datapath: xdp after a rule on tc" full \
+	"$F:$L:5: error: rule \"xdp\": datapath: xdp, but rule \"span\" comes before it on $A/eth0 ingress and runs on tc" \
 	apply "$F"
 
 # A loop through the bystander's rule "span" (eth0 egress -> mon0 egress).

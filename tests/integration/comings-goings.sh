@@ -52,7 +52,8 @@ check "target gone: plan names the missing device" \
 	"1 $WORK/t.yaml:8:9: error: device \"$H/mon0\" not found" "$? $(head -1 <<<"$out")"
 pair mon0 peer1
 out=$("$TCSPAN" plan "$WORK/t.yaml" 2>&1)
-check "target back: plan shows the repair" "~ rule r: mirror $H/eth0 egress -> $H/mon0 egress" \
+check "target back: plan shows the repair" \
+	"~ rule r: mirror $H/eth0 egress -> $H/mon0 egress, on tc: XDP sees only the packets a device receives (direction: ingress)" \
 	"$(head -1 <<<"$out" | sed 's/: target .*//')"
 out=$("$TCSPAN" apply "$WORK/t.yaml" 2>&1)
 check "target back: apply restores the rule" "0 Apply complete: 0 added, 1 changed, 0 removed." \

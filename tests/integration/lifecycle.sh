@@ -59,7 +59,7 @@ check "prune: the kept rule keeps its filter" "$before" "$after"
 # show and stats need no file: names come from the kernel.
 show=$("$TCSPAN" -j show "$T")
 check "show -j: the rule from the kernel alone" \
-	"first mirror $S/eth0 ingress $S/mon0 egress tc null" \
+	"first mirror $S/eth0 ingress $S/mon0 egress tc XDP cannot copy a packet and also pass it on; a mirror rides on XDP only with the next redirect of its hook, same match" \
 	"$(jq -r '.topologies[0].rules[0] | [.name, .action, .from, .direction, .to, .to_direction, .datapath, (.fallback|tostring)] | join(" ")' <<<"$show")"
 check "show -j: owned namespaces and links" "3 2" \
 	"$(jq -r '.topologies[0] | [(.namespaces|length), (.links|length)] | join(" ")' <<<"$show")"

@@ -118,9 +118,6 @@ struct plan_result {
 	size_t n_changes;
 	char **strings;			/* owned by the result: names, details */
 	size_t n_strings;
-	/* observed link ends that a removal re-creates on undo */
-	struct tcspan_prefix **owned_prefixes;
-	size_t n_owned_prefixes;
 	struct kop_xdp **xdp;		/* what XDP_SET ops point to */
 	size_t n_xdp;
 };

@@ -110,13 +110,42 @@ static int add_device(struct tcspan_state *st, const char *topo, const char *net
 	return ret;
 }
 
+/*
+ * A new rule of t with id `id`, taken at ns's device from_ifindex and sent
+ * to its device to_ifindex (gone: a problem).  NULL when out of memory.
+ */
+static struct state_rule *new_rule(struct state_topology *t, const struct observed_netns *ns,
+				   uint32_t id, uint32_t from_ifindex, uint32_t to_ifindex)
+{
+	const struct link_dev *from = link_table__by_ifindex(&ns->links, from_ifindex);
+	const struct link_dev *to = link_table__by_ifindex(&ns->links, to_ifindex);
+	const char *name = meta_lookup(&t->meta, TCSPAN_META_RULE, id);
+	struct state_rule *r;
+
+	r = realloc(t->rules, (t->n_rules + 1) * sizeof(*r));
+	if (!r)
+		return NULL;
+	t->rules = r;
+	r = &r[t->n_rules++];
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	if (name)
+		r->name = strdup(name);
+	else if (asprintf(&r->name, "rule-%08x", r->id) < 0)
+		r->name = NULL;
+	r->from = endpoint(ns->name, from ? from->name : "?");
+	r->to = to ? endpoint(ns->name, to->name) : strdup("");
+	if (!r->name || !r->from || !r->to)
+		return NULL;
+	if (!to)
+		r->problem = "target device is gone";
+	return r;
+}
+
 static int add_filter(struct state_topology *t, const struct observed_netns *ns,
 		      const struct tc_filter *f)
 {
-	const struct link_dev *from = link_table__by_ifindex(&ns->links, f->ifindex);
-	const struct link_dev *to = link_table__by_ifindex(&ns->links, f->mirred.ifindex);
-	const char *name = meta_lookup(&t->meta, TCSPAN_META_RULE, f->cookie.rule_id);
-	struct state_rule *r, *v;
+	struct state_rule *r;
 	size_t i;
 
 	for (i = 0; i < t->n_rules; i++) {
@@ -125,23 +154,9 @@ static int add_filter(struct state_topology *t, const struct observed_netns *ns,
 			goto count;
 		}
 	}
-	v = realloc(t->rules, (t->n_rules + 1) * sizeof(*v));
-	if (!v)
+	r = new_rule(t, ns, f->cookie.rule_id, f->ifindex, f->mirred.ifindex);
+	if (!r)
 		return -ENOMEM;
-	t->rules = v;
-	r = &v[t->n_rules++];
-	memset(r, 0, sizeof(*r));
-	r->id = f->cookie.rule_id;
-	if (name)
-		r->name = strdup(name);
-	else if (asprintf(&r->name, "rule-%08x", r->id) < 0)
-		r->name = NULL;
-	r->from = endpoint(ns->name, from ? from->name : "?");
-	r->to = to ? endpoint(ns->name, to->name) : strdup("");
-	if (!r->name || !r->from || !r->to)
-		return -ENOMEM;
-	if (!to)
-		r->problem = "target device is gone";
 	switch (f->mirred.eaction) {
 	case TCA_EGRESS_MIRROR:
 		r->action = "mirror";
@@ -171,28 +186,11 @@ count:
 static int add_xdp_target(struct state_topology *t, const struct observed_netns *ns,
 			  const struct xdp_prog *x, const struct xdp_entry *e, uint32_t k)
 {
-	const struct link_dev *from = link_table__by_ifindex(&ns->links, x->ifindex);
-	const struct link_dev *to = link_table__by_ifindex(&ns->links, e->rule.ifindex[k]);
-	const char *name = meta_lookup(&t->meta, TCSPAN_META_RULE, e->rule.rule_id[k]);
-	struct state_rule *r;
+	struct state_rule *r = new_rule(t, ns, e->rule.rule_id[k], x->ifindex,
+					e->rule.ifindex[k]);
 
-	r = realloc(t->rules, (t->n_rules + 1) * sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	t->rules = r;
-	r = &r[t->n_rules++];
-	memset(r, 0, sizeof(*r));
-	r->id = e->rule.rule_id[k];
-	if (name)
-		r->name = strdup(name);
-	else if (asprintf(&r->name, "rule-%08x", r->id) < 0)
-		r->name = NULL;
-	r->from = endpoint(ns->name, from ? from->name : "?");
-	r->to = to ? endpoint(ns->name, to->name) : strdup("");
-	if (!r->name || !r->from || !r->to)
-		return -ENOMEM;
-	if (!to)
-		r->problem = "target device is gone";
 	/* Target 0 is the entry's redirect; the others ride along. */
 	r->action = k ? "mirror" : "redirect";
 	r->to_direction = "egress";

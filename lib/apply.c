@@ -466,7 +466,6 @@ static int set_xdp(struct run *r, size_t i, struct tcspan_error *err)
 {
 	const struct kop *op = &r->ops[i];
 	struct tcspan_xdp_rule *w;
-	const struct link_dev *d;
 	struct nl_conn *conn;
 	char what[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 8];
 	size_t e, t;
@@ -495,11 +494,7 @@ static int set_xdp(struct run *r, size_t i, struct tcspan_error *err)
 		ret = ifindex < 0 ? ifindex : conn_pool__get(r->ctx->pool, op->netns, &conn, err);
 		if (!ret)
 			ret = xdp_attach_new(conn, r->ctx->name, ifindex, what, w, op->xdp->n,
-					     &r->xdp_fd[i], err);
-		/* How it went on, for the undo's detach. */
-		drop_cache(r);
-		if (!ret && !read_dev(r, op, &d, NULL) && d)
-			r->xdp_mode[i] = d->xdp_mode;
+					     &r->xdp_fd[i], &r->xdp_mode[i], err);
 	}
 	free(w);
 	return ret;

@@ -356,7 +356,7 @@ static uint32_t mode_flag(uint8_t mode)
 
 int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 		   const char *what, const struct tcspan_xdp_rule *w, size_t n, int *prog_fd,
-		   struct tcspan_error *err)
+		   uint8_t *mode, struct tcspan_error *err)
 {
 	struct tcspan_xdp_order none = { 0 };
 	struct tcspan_error *native;
@@ -399,10 +399,12 @@ int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 	native = tcspan_error__new();
 	ret = set_xdp(conn, ifindex, fd, 0, XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_DRV_MODE,
 		      what, native);
-	if (ret && ret != -EBUSY && ret != -EEXIST && ret != -EPERM)
+	*mode = XDP_ATTACHED_DRV;
+	if (ret && ret != -EBUSY && ret != -EEXIST && ret != -EPERM) {
+		*mode = XDP_ATTACHED_SKB;
 		ret = set_xdp(conn, ifindex, fd, 0,
 			      XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE, what, err);
-	else if (ret)
+	} else if (ret)
 		tcspan_error__add(err, ret, "%s", tcspan_error__message(native, 0));
 	tcspan_error__free(native);
 out:

@@ -704,6 +704,20 @@ static const char *first_error(const struct fixture *f)
 	return tcspan_error__count(f->err) ? tcspan_error__message(f->err, 0) : "";
 }
 
+/* Rule "fast" (eth0 -> mon0) as a previous apply left it: named, on XDP
+ * (program 78 on eth0), mon0's other end readied (program 77). */
+static void fast_in_place(struct fixture *f)
+{
+	meta(f, TCSPAN_META_RULE, "fast");
+	xdp_prog(f, 0, 5, 77, true);
+	xdp_prog(f, 1, 2, 78, true)->entries = f->entries;
+	f->xdp[1].n_entries = 1;
+	f->entries[0].rule.n_targets = 1;
+	f->entries[0].rule.rule_id[0] = meta_id("fast");
+	f->entries[0].rule.ifindex[0] = 3;
+	f->entries[0].rule.hash = xdp_rule_hash(&f->entries[0].rule);
+}
+
 static void test_xdp(void)
 {
 	const struct kop *op, *op2;
@@ -754,14 +768,7 @@ static void test_xdp(void)
 	xdp_links(&f);
 	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
 	f.rules[0].datapath = TCSPAN_DATAPATH_AUTO;
-	meta(&f, TCSPAN_META_RULE, "fast");
-	xdp_prog(&f, 0, 5, 77, true);
-	xdp_prog(&f, 1, 2, 78, true)->entries = f.entries;
-	f.xdp[1].n_entries = 1;
-	f.entries[0].rule.n_targets = 1;
-	f.entries[0].rule.rule_id[0] = meta_id("fast");
-	f.entries[0].rule.ifindex[0] = 3;
-	f.entries[0].rule.hash = xdp_rule_hash(&f.entries[0].rule);
+	fast_in_place(&f);
 	ret = run(&f, false);
 	unit_result(ret == 0 && f.res.n_ops == 0 && f.res.n_changes == 0,
 		    "xdp: programs in place with the same entries: nothing planned",
@@ -775,14 +782,7 @@ static void test_xdp(void)
 	rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
 	f.rules[0].datapath = TCSPAN_DATAPATH_AUTO;
 	snprintf(f.rules[0].to.dev, IFNAMSIZ, "mon1");
-	meta(&f, TCSPAN_META_RULE, "fast");
-	xdp_prog(&f, 0, 5, 77, true);
-	xdp_prog(&f, 1, 2, 78, true)->entries = f.entries;
-	f.xdp[1].n_entries = 1;
-	f.entries[0].rule.n_targets = 1;
-	f.entries[0].rule.rule_id[0] = meta_id("fast");
-	f.entries[0].rule.ifindex[0] = 3;
-	f.entries[0].rule.hash = xdp_rule_hash(&f.entries[0].rule);
+	fast_in_place(&f);
 	ret = run(&f, false);
 	op = find_op(&f, KOP_XDP_SET, 1);
 	unit_result(ret == 0 && count_ops(&f, KOP_XDP_SET) == 2 && op &&

@@ -7,9 +7,14 @@
  * its rule table is a redirect with the mirrors that ride along with it:
  * a packet that the entry's match takes goes out of every target of the
  * entry, through one devmap entry (one target) or a devmap broadcast
- * (several).  The entries run in the order of the `order` table, whose one
- * element is replaced whole, so that adding, changing or removing an
- * entry is a map update that packets see all at once.
+ * (several).  The entries run in the order of the `order` table, which has
+ * two elements: packets read the one `live` names, the library writes the
+ * other and then switches `live` (one aligned 32-bit store), so adding,
+ * changing or removing entries is seen by packets all at once.  Before it
+ * writes an element or a slot that packets read until the last switch,
+ * the library waits for an RCU grace period (membarrier), after which no
+ * packet is still reading it.  Both tables are arrays: their lookups are
+ * inlined, a hash lookup costs as much as the rest of the program.
  */
 #ifndef TCSPAN_XDP_H
 #define TCSPAN_XDP_H
@@ -46,9 +51,11 @@ struct tcspan_xdp_rule {
 	struct tcspan_match_cfg match;
 };
 
-/* The entries to run, by slot, first to last. */
+/* The entries to run, by slot, first to last.  `parse`: whether any of
+ * them has a match key (otherwise the headers are not read at all). */
 struct tcspan_xdp_order {
 	__u32 n;
+	__u32 parse;
 	__u32 slot[TCSPAN_XDP_RULES];
 };
 

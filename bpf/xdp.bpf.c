@@ -20,13 +20,20 @@ struct {
 	__type(value, struct tcspan_xdp_rule);
 } rules SEC(".maps");
 
-/* One element (key 0), replaced whole: a hash map's update is atomic. */
+/* Two elements: the one `live` names runs, the other is written. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct tcspan_xdp_order);
 } order SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} live SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -59,16 +66,8 @@ struct {
 	__array(values, struct group);
 } groups SEC(".maps");
 
-/* Checked once by the verifier on its own, like the match below. */
-__noinline int tcspan_xdp_parse(struct xdp_md *ctx, struct tcspan_packet *pkt)
-{
-	if (!pkt)
-		return 0;
-	__builtin_memset(pkt, 0, sizeof(*pkt));
-	tcspan_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, pkt);
-	return 0;
-}
-
+/* Checked once by the verifier on its own, not once per entry: a global
+ * function.  The parse, done once per packet, is inlined. */
 __noinline int tcspan_xdp_match(const struct tcspan_match_cfg *cfg,
 				const struct tcspan_packet *pkt)
 {
@@ -95,20 +94,24 @@ static __always_inline void count(__u32 slot, __u32 n, __u64 bytes)
 SEC("xdp")
 int tcspan_xdp(struct xdp_md *ctx)
 {
-	struct tcspan_packet pkt;
+	struct tcspan_packet pkt = {};
 	struct tcspan_xdp_order *o;
 	struct tcspan_xdp_rule *r;
-	__u32 zero = 0, i, slot;
+	__u32 zero = 0, i, slot, *l;
 	void *group;
 
-	o = bpf_map_lookup_elem(&order, &zero);
+	l = bpf_map_lookup_elem(&live, &zero);
+	if (!l)
+		return XDP_PASS;
+	o = bpf_map_lookup_elem(&order, l);
 	if (!o || !o->n)
 		return XDP_PASS;
-	tcspan_xdp_parse(ctx, &pkt);
+	if (o->parse)
+		tcspan_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, &pkt);
 	for (i = 0; i < TCSPAN_XDP_RULES && i < o->n; i++) {
 		slot = o->slot[i];
 		r = bpf_map_lookup_elem(&rules, &slot);
-		if (!r || !tcspan_xdp_match(&r->match, &pkt))
+		if (!r || (r->match.keys && !tcspan_xdp_match(&r->match, &pkt)))
 			continue;
 		count(slot, r->n_targets, ctx->data_end - ctx->data);
 		if (r->n_targets <= 1)

@@ -7,22 +7,26 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/membarrier.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/syscall.h>
 
 #include "xdp.h"
 #include "xdp.skel.h"
 
 /* The maps of one of tcspan's XDP programs, by fd (-1 when not found). */
 struct xdp_maps {
-	int rules, order, counters, targets, groups;
+	int rules, order, live, counters, targets, groups;
 };
+
+#define NO_MAPS ((struct xdp_maps){ -1, -1, -1, -1, -1, -1 })
 
 static void maps_close(struct xdp_maps *m)
 {
-	int *fds[] = { &m->rules, &m->order, &m->counters, &m->targets, &m->groups };
+	int *fds[] = { &m->rules, &m->order, &m->live, &m->counters, &m->targets, &m->groups };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -74,7 +78,7 @@ static bool prog_is_ours(int prog_fd, struct tcspan_xdp_owner *owner, struct xdp
 	bool found = false;
 
 	if (m)
-		*m = (struct xdp_maps){ -1, -1, -1, -1, -1 };
+		*m = NO_MAPS;
 	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
 	info.map_ids = (uint64_t)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) ||
@@ -104,6 +108,8 @@ static bool prog_is_ours(int prog_fd, struct tcspan_xdp_owner *owner, struct xdp
 			keep = &m->rules;
 		} else if (m && !strcmp(mi.name, "order")) {
 			keep = &m->order;
+		} else if (m && !strcmp(mi.name, "live")) {
+			keep = &m->live;
 		} else if (m && !strcmp(mi.name, "counters")) {
 			keep = &m->counters;
 		} else if (m && !strcmp(mi.name, "targets")) {
@@ -116,7 +122,7 @@ static bool prog_is_ours(int prog_fd, struct tcspan_xdp_owner *owner, struct xdp
 		else
 			close(fd);
 	}
-	if (m && (!found || m->rules < 0 || m->order < 0 || m->counters < 0 ||
+	if (m && (!found || m->rules < 0 || m->order < 0 || m->live < 0 || m->counters < 0 ||
 		  m->targets < 0 || m->groups < 0)) {
 		maps_close(m);
 		return false;
@@ -124,16 +130,49 @@ static bool prog_is_ours(int prog_fd, struct tcspan_xdp_owner *owner, struct xdp
 	return found;
 }
 
-static int read_order(int fd, struct tcspan_xdp_order *o)
+/* The order packets read: the element `live` names, its index in *index. */
+static int read_order(const struct xdp_maps *m, struct tcspan_xdp_order *o, uint32_t *index)
 {
 	uint32_t zero = 0;
 
 	memset(o, 0, sizeof(*o));
-	if (bpf_map_lookup_elem(fd, &zero, o))
-		return errno == ENOENT ? 0 : -errno;
+	*index = 0;
+	if (bpf_map_lookup_elem(m->live, &zero, index))
+		return -errno;
+	if (*index > 1)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(m->order, index, o))
+		return -errno;
 	if (o->n > TCSPAN_XDP_RULES)
 		o->n = TCSPAN_XDP_RULES;
 	return 0;
+}
+
+/*
+ * Make `o` the order packets read: write it into the element they do not
+ * read, then switch `live` to it.  The caller has waited for readers of
+ * that element to be gone (wait_for_readers).
+ */
+static int switch_order(const struct xdp_maps *m, uint32_t live, const struct tcspan_xdp_order *o)
+{
+	uint32_t zero = 0, next = !live;
+
+	if (bpf_map_update_elem(m->order, &next, o, BPF_ANY) ||
+	    bpf_map_update_elem(m->live, &zero, &next, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Wait until no packet still reads what the last switch of `live` retired
+ * (an order element, the slots only it named).  XDP programs run inside an
+ * RCU read-side section; MEMBARRIER_CMD_GLOBAL waits for a grace period.
+ * Where it is refused (nohz_full), a pause far longer than a NAPI poll.
+ */
+static void wait_for_readers(void)
+{
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
+		usleep(20 * 1000);
 }
 
 static int read_entries(const struct xdp_maps *m, struct xdp_prog *out)
@@ -141,12 +180,12 @@ static int read_entries(const struct xdp_maps *m, struct xdp_prog *out)
 	struct tcspan_xdp_counter *percpu;
 	struct tcspan_xdp_order o;
 	int ncpu = libbpf_num_possible_cpus(), ret;
-	uint32_t i, t, k;
+	uint32_t i, t, k, live;
 	int c;
 
 	if (ncpu < 1)
 		return ncpu < 0 ? ncpu : -EINVAL;
-	ret = read_order(m->order, &o);
+	ret = read_order(m, &o, &live);
 	if (ret || !o.n)
 		return ret;
 	out->entries = calloc(o.n, sizeof(*out->entries));
@@ -227,6 +266,8 @@ struct write_ctx {
 	const struct tcspan_xdp_rule *w;
 	size_t n;
 	struct tcspan_xdp_order *old;	/* in: the order now; the new one goes in */
+	uint32_t live;			/* the element of `order` that holds *old */
+	bool attached;			/* packets may be reading *old */
 	const char *what;
 	struct tcspan_error *err;
 };
@@ -289,18 +330,21 @@ static int write_entries(void *arg)
 	struct tcspan_xdp_order next = { .n = c->n };
 	bool used[TCSPAN_XDP_RULES] = { false }, taken[TCSPAN_XDP_RULES] = { false };
 	struct tcspan_xdp_rule cur;
-	uint32_t i, j, zero = 0, free_slot = 0;
+	uint32_t i, j, free_slot = 0;
 	int ret;
 
 	if (c->n > TCSPAN_XDP_RULES)
 		return tcspan_error__add(c->err, -E2BIG, "%smore than %d XDP entries", c->what,
 					 TCSPAN_XDP_RULES);
+	if (c->attached)
+		wait_for_readers();
 	for (i = 0; i < c->old->n; i++)
 		if (c->old->slot[i] < TCSPAN_XDP_RULES)
 			used[c->old->slot[i]] = true;
 	for (j = 0; j < c->n; j++) {
 		bool kept = false;
 
+		next.parse |= c->w[j].match.keys != 0;
 		/* The same entry where it is: its counters go on. */
 		for (i = 0; i < c->old->n && !kept; i++) {
 			uint32_t s = c->old->slot[i];
@@ -324,9 +368,10 @@ static int write_entries(void *arg)
 		if (ret)
 			return ret;
 	}
-	if (bpf_map_update_elem(c->m->order, &zero, &next, BPF_ANY))
-		return tcspan_error__add(c->err, -errno, "%scannot swap the XDP entries: %s",
-					 c->what, strerror(errno));
+	ret = switch_order(c->m, c->live, &next);
+	if (ret)
+		return tcspan_error__add(c->err, ret, "%scannot swap the XDP entries: %s",
+					 c->what, strerror(-ret));
 	return 0;
 }
 
@@ -361,8 +406,8 @@ int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 	struct tcspan_xdp_order none = { 0 };
 	struct tcspan_error *native;
 	struct tcspan_xdp *skel;
-	struct xdp_maps m = { -1, -1, -1, -1, -1 };
-	struct write_ctx c = { &m, w, n, &none, what, err };
+	struct xdp_maps m = NO_MAPS;
+	struct write_ctx c = { &m, w, n, &none, 0, false, what, err };
 	libbpf_print_fn_t old;
 	int ret, fd = -1;
 
@@ -386,6 +431,7 @@ int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 	fd = fcntl(bpf_program__fd(skel->progs.tcspan_xdp), F_DUPFD_CLOEXEC, 0);
 	m.rules = bpf_map__fd(skel->maps.rules);
 	m.order = bpf_map__fd(skel->maps.order);
+	m.live = bpf_map__fd(skel->maps.live);
 	m.counters = bpf_map__fd(skel->maps.counters);
 	m.targets = bpf_map__fd(skel->maps.targets);
 	m.groups = bpf_map__fd(skel->maps.groups);
@@ -422,7 +468,7 @@ int xdp_update(const char *netns, uint32_t prog_id, const char *what,
 {
 	struct tcspan_xdp_owner owner;
 	struct xdp_maps m;
-	struct write_ctx c = { &m, w, n, old, what, err };
+	struct write_ctx c = { &m, w, n, old, 0, true, what, err };
 	int fd, ret;
 
 	fd = bpf_prog_get_fd_by_id(prog_id);
@@ -434,7 +480,7 @@ int xdp_update(const char *netns, uint32_t prog_id, const char *what,
 		return tcspan_error__add(err, -EEXIST, "%sXDP program %u is not tcspan's",
 					 what, prog_id);
 	}
-	ret = read_order(m.order, old);
+	ret = read_order(&m, old, &c.live);
 	if (ret)
 		tcspan_error__add(err, ret, "%scannot read the XDP entries: %s", what,
 				  strerror(-ret));
@@ -449,9 +495,10 @@ int xdp_restore_order(uint32_t prog_id, const struct tcspan_xdp_order *old,
 		      struct tcspan_error *err)
 {
 	struct tcspan_xdp_owner owner;
+	struct tcspan_xdp_order now;
 	struct xdp_maps m;
-	uint32_t zero = 0;
-	int fd, ret = 0;
+	uint32_t live;
+	int fd, ret;
 
 	fd = bpf_prog_get_fd_by_id(prog_id);
 	if (fd < 0 || !prog_is_ours(fd, &owner, &m)) {
@@ -459,9 +506,13 @@ int xdp_restore_order(uint32_t prog_id, const struct tcspan_xdp_order *old,
 			close(fd);
 		return tcspan_error__add(err, -ENOENT, "XDP program %u is gone", prog_id);
 	}
-	if (bpf_map_update_elem(m.order, &zero, old, BPF_ANY))
-		ret = tcspan_error__add(err, -errno, "cannot put back the XDP entries of "
-					"program %u: %s", prog_id, strerror(errno));
+	wait_for_readers();
+	ret = read_order(&m, &now, &live);
+	if (!ret)
+		ret = switch_order(&m, live, old);
+	if (ret)
+		tcspan_error__add(err, ret, "cannot put back the XDP entries of program %u: %s",
+				  prog_id, strerror(-ret));
 	maps_close(&m);
 	close(fd);
 	return ret;

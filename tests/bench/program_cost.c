@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * make bench: what a rule's classifier costs per packet, measured with
+ * make bench: what tcspan's BPF programs cost per packet, measured with
  * BPF_PROG_TEST_RUN and `repeat` on one 64-byte UDP frame, side by side in
  * one run: a trivial cls_bpf program (return "match"), tcspan's classifier
- * with no key (match-all) and with five keys.  Prints a table with ratios
- * to the trivial program and writes the figures as JSON.
+ * with no key (match-all) and with five keys; a trivial XDP program
+ * (XDP_TX), tcspan's XDP program with one match-all entry and with one
+ * five-key entry (each redirecting through its devmap).  Prints a table
+ * with ratios to the trivial program of the same kind and writes the
+ * figures as JSON.
  *
- *   classifier_cost [--quick] [--json FILE]
+ *   program_cost [--quick] [--json FILE]
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -25,6 +28,8 @@
 
 #include "tcspan_match.h"
 #include "classifier.skel.h"
+#include "tcspan_xdp.h"
+#include "xdp.skel.h"
 
 #define RUNS 5
 
@@ -80,16 +85,16 @@ static int measure(int prog_fd, unsigned int repeat, double *ns, int *retval)
 	return 0;
 }
 
-static int trivial_program(void)
+/* r0 = VERDICT; exit */
+static int trivial_program(enum bpf_prog_type type, int verdict)
 {
-	/* r0 = -1 (TC_ACT_UNSPEC: "match"); exit */
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = -1 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = verdict },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
-	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "trivial", "GPL", insns,
-			     sizeof(insns) / sizeof(insns[0]), NULL);
+	return bpf_prog_load(type, "trivial", "GPL", insns, sizeof(insns) / sizeof(insns[0]),
+			     NULL);
 }
 
 /* tcspan's classifier with `cfg`; returns its program fd, the skeleton kept. */
@@ -105,17 +110,45 @@ static int tcspan_program(const struct tcspan_match_cfg *cfg, struct tcspan_clas
 	return bpf_program__fd((*skel)->progs.tcspan_classify);
 }
 
+/* tcspan's XDP program with one entry (`cfg`, redirect to the loopback
+ * device of this namespace); returns its program fd, the skeleton kept. */
+static int tcspan_xdp_program(const struct tcspan_match_cfg *cfg, struct tcspan_xdp **skel)
+{
+	struct tcspan_xdp_rule rule = { .n_targets = 1, .ifindex = { 1 } };
+	struct tcspan_xdp_order order = { .n = 1, .parse = cfg->keys != 0 };
+	__u32 zero = 0;
+
+	*skel = tcspan_xdp__open();
+	if (!*skel)
+		return -errno;
+	if (tcspan_xdp__load(*skel))
+		return -errno;
+	rule.match = *cfg;
+	if (bpf_map__update_elem((*skel)->maps.rules, &zero, 4, &rule, sizeof(rule), 0) ||
+	    bpf_map__update_elem((*skel)->maps.targets, &zero, 4, &rule.ifindex[0], 4, 0) ||
+	    bpf_map__update_elem((*skel)->maps.order, &zero, 4, &order, sizeof(order), 0))
+		return -errno;
+	return bpf_program__fd((*skel)->progs.tcspan_xdp);
+}
+
+#define PROGS 6
+
 int main(int argc, char **argv)
 {
 	struct tcspan_classifier *all = NULL, *five = NULL;
+	struct tcspan_xdp *xdp_all = NULL, *xdp_five = NULL;
 	struct tcspan_match_cfg cfg_all = {}, cfg_five = {};
 	const char *json = NULL;
 	unsigned int repeat = 1000000;
-	double ns[3];
-	int fd[3], ret[3], i, status = 1;
-	static const char *const names[3] = {
+	double ns[PROGS];
+	int fd[PROGS], ret[PROGS], i, status = 1;
+	static const char *const names[PROGS] = {
 		"trivial cls_bpf program", "tcspan match-all", "tcspan five keys",
+		"trivial XDP program", "tcspan XDP match-all", "tcspan XDP five keys",
 	};
+	/* What each must return for the frame: "match" (TC_ACT_UNSPEC), and
+	 * a redirect for tcspan's XDP entries. */
+	static const int expect[PROGS] = { -1, -1, -1, XDP_TX, XDP_REDIRECT, XDP_REDIRECT };
 	FILE *out;
 
 	for (i = 1; i < argc; i++) {
@@ -141,26 +174,29 @@ int main(int argc, char **argv)
 	cfg_five.src_port_last = 65535;
 	cfg_five.dst_port_first = cfg_five.dst_port_last = 5001;
 
-	fd[0] = trivial_program();
+	fd[0] = trivial_program(BPF_PROG_TYPE_SCHED_CLS, -1);
 	fd[1] = tcspan_program(&cfg_all, &all);
 	fd[2] = tcspan_program(&cfg_five, &five);
-	for (i = 0; i < 3; i++) {
+	fd[3] = trivial_program(BPF_PROG_TYPE_XDP, XDP_TX);
+	fd[4] = tcspan_xdp_program(&cfg_all, &xdp_all);
+	fd[5] = tcspan_xdp_program(&cfg_five, &xdp_five);
+	for (i = 0; i < PROGS; i++) {
 		if (fd[i] < 0 || measure(fd[i], repeat, &ns[i], &ret[i])) {
-			fprintf(stderr, "classifier_cost: %s: %s\n", names[i],
+			fprintf(stderr, "program_cost: %s: %s\n", names[i],
 				strerror(fd[i] < 0 ? -fd[i] : errno));
 			goto out;
 		}
-		if (ret[i] != -1) {
-			fprintf(stderr, "classifier_cost: %s did not match the frame (%d)\n",
-				names[i], ret[i]);
+		if (ret[i] != expect[i]) {
+			fprintf(stderr, "program_cost: %s returned %d for the frame, not %d\n",
+				names[i], ret[i], expect[i]);
 			goto out;
 		}
 	}
-	printf("Classifier cost per packet (BPF_PROG_TEST_RUN, 64-byte UDP, "
+	printf("BPF program cost per packet (BPF_PROG_TEST_RUN, 64-byte UDP, "
 	       "median of %d runs x %u)\n", RUNS, repeat);
 	printf("  %-26s %10s %10s\n", "program", "ns/packet", "ratio");
-	for (i = 0; i < 3; i++)
-		printf("  %-26s %10.1f %9.2fx\n", names[i], ns[i], ns[i] / ns[0]);
+	for (i = 0; i < PROGS; i++)
+		printf("  %-26s %10.1f %9.2fx\n", names[i], ns[i], ns[i] / ns[i < 3 ? 0 : 3]);
 	if (json) {
 		out = fopen(json, "w");
 		if (!out) {
@@ -168,15 +204,20 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		fprintf(out, "{\"classifier_ns_per_packet\": {\"trivial\": %.1f, "
+			"\"match_all\": %.1f, \"five_keys\": %.1f}, "
+			"\"xdp_ns_per_packet\": {\"trivial\": %.1f, "
 			"\"match_all\": %.1f, \"five_keys\": %.1f}, \"repeat\": %u}\n",
-			ns[0], ns[1], ns[2], repeat);
+			ns[0], ns[1], ns[2], ns[3], ns[4], ns[5], repeat);
 		fclose(out);
 	}
 	status = 0;
 out:
-	if (fd[0] >= 0)
-		close(fd[0]);
+	for (i = 0; i < PROGS; i += 3)
+		if (fd[i] >= 0)
+			close(fd[i]);
 	tcspan_classifier__destroy(all);
 	tcspan_classifier__destroy(five);
+	tcspan_xdp__destroy(xdp_all);
+	tcspan_xdp__destroy(xdp_five);
 	return status;
 }

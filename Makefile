@@ -178,11 +178,13 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all unit tools $(BENCH_BINS) $(FUZZ_BIN)
 	$(Q)TCSPAN_SANITIZE=$(SANITIZE) tests/run $(BUILD)
 
-# Figures in a table and in $(BUILD)/bench.json; never asserted by tests.
+# Figures in tables and in $(BUILD)/bench-*.json; never asserted by tests.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
-	$(Q)$(BUILD)/tests/bench/classifier_cost $(if $(QUICK),--quick) \
-		--json $(BUILD)/bench.json
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(BUILD)/tests/tools/live_frames
+	$(Q)$(BUILD)/tests/bench/program_cost $(if $(QUICK),--quick) \
+		--json $(BUILD)/bench-programs.json
+	$(Q)tests/bench/data_plane.sh $(TCSPAN) $(BUILD)/tests/tools/live_frames \
+		$(if $(QUICK),--quick) --json $(BUILD)/bench-data-plane.json
 	$(Q)tests/bench/control_plane.sh $(TCSPAN) $(if $(QUICK),--quick) \
 		--json $(BUILD)/bench-control-plane.json
 

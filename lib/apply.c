@@ -490,11 +490,20 @@ static int set_xdp(struct run *r, size_t i, struct tcspan_error *err)
 		ret = xdp_update(op->netns, op->xdp_prog_id, what, w, op->xdp->n,
 				 &r->xdp_old[i], err);
 	if (!ret && !op->xdp_prog_id) {
+		bool refused = false;
+
 		ifindex = resolve(r, op->netns, op->dev, err);
 		ret = ifindex < 0 ? ifindex : conn_pool__get(r->ctx->pool, op->netns, &conn, err);
 		if (!ret)
 			ret = xdp_attach_new(conn, r->ctx->name, ifindex, what, w, op->xdp->n,
-					     &r->xdp_fd[i], &r->xdp_mode[i], err);
+					     &r->xdp_fd[i], &r->xdp_mode[i], &refused, err);
+		if (refused && r->ctx->refused) {
+			struct xdp_refusal *f = r->ctx->refused;
+
+			snprintf(f->netns, sizeof(f->netns), "%s", op->netns);
+			snprintf(f->dev, sizeof(f->dev), "%s", op->dev);
+			snprintf(f->reason, sizeof(f->reason), "%s", strerror(-ret));
+		}
 	}
 	free(w);
 	return ret;

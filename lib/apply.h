@@ -16,6 +16,9 @@ struct apply_ctx {
 	const char *file;		/* for messages; NULL for destroy */
 	struct conn_pool *pool;
 	struct meta_store *meta;
+	/* out: set when the apply failed because a device refused tcspan's
+	 * XDP program (see xdp_attach_new()); NULL: not asked */
+	struct xdp_refusal *refused;
 };
 
 /*

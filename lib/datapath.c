@@ -81,8 +81,10 @@ static bool own_reason(const struct tcspan_topology *topo, const struct datapath
 		       const size_t *egress, size_t n_egress, const struct tcspan_rule *r,
 		       char *buf, size_t size)
 {
+	const struct tcspan_endpoint *peer;
 	const struct tcspan_rule *q;
-	char a[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2];
+	char a[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2], b[sizeof(a)];
+	const char *why;
 	uint32_t id;
 
 	if (r->hooks != TCSPAN_HOOK_INGRESS) {
@@ -118,6 +120,20 @@ static bool own_reason(const struct tcspan_topology *topo, const struct datapath
 	    (id = env->foreign_xdp(r->from.netns, r->from.dev, env->ctx))) {
 		snprintf(buf, size, "%s has an XDP program that tcspan did not create (id %u)",
 			 ep(&r->from, a, sizeof(a)), id);
+		return true;
+	}
+	if (env && env->xdp_refused &&
+	    (why = env->xdp_refused(r->from.netns, r->from.dev, env->ctx))) {
+		snprintf(buf, size, "%s refused the XDP program at apply (%s)",
+			 ep(&r->from, a, sizeof(a)), why);
+		return true;
+	}
+	peer = datapath_link_peer(topo, r->to.netns, r->to.dev);
+	if (env && env->xdp_refused &&
+	    (why = env->xdp_refused(peer->netns, peer->dev, env->ctx))) {
+		snprintf(buf, size, "%s, the other end of %s, refused the XDP program that "
+			 "readies it at apply (%s)", ep(peer, a, sizeof(a)),
+			 ep(&r->to, b, sizeof(b)), why);
 		return true;
 	}
 	return false;

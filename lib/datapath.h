@@ -32,6 +32,9 @@ struct datapath_env {
 	/* The id of an XDP program on NETNS/DEV that is not this topology's
 	 * own, or 0.  NULL (validate): none anywhere. */
 	uint32_t (*foreign_xdp)(const char *netns, const char *dev, void *ctx);
+	/* Why NETNS/DEV refused tcspan's XDP program at this apply, or NULL
+	 * (see struct xdp_refusal); the callback may be NULL. */
+	const char *(*xdp_refused)(const char *netns, const char *dev, void *ctx);
 	void *ctx;
 };
 

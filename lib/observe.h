@@ -27,6 +27,17 @@ struct observed_netns {
 	size_t n_xdp;
 };
 
+/*
+ * A device that refused tcspan's XDP program at an apply (the apply was
+ * undone): a program appeared there after the plan, or the device takes
+ * none.  The next plan of that apply keeps the device's rules on tc.
+ */
+struct xdp_refusal {
+	char netns[TCSPAN_NETNS_NAME_MAX + 1];
+	char dev[IFNAMSIZ];
+	char reason[64];			/* the kernel's answer, in words */
+};
+
 /* A file under /run/netns that is no namespace, and whose it is. */
 struct observed_file {
 	char name[TCSPAN_NETNS_NAME_MAX + 1];
@@ -38,6 +49,8 @@ struct observed {
 	size_t n_ns;
 	struct observed_file *files;	/* see netns_create() */
 	size_t n_files;
+	const struct xdp_refusal *refused;	/* the caller's, not freed here */
+	size_t n_refused;
 };
 
 /* Connections by namespace, opened on first use and kept for the run. */

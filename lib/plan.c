@@ -1291,6 +1291,17 @@ static uint32_t foreign_xdp(const char *netns, const char *dev, void *ctx)
 	return x && !xdp_mine(p, x) ? x->id : 0;
 }
 
+static const char *xdp_refused(const char *netns, const char *dev, void *ctx)
+{
+	const struct planner *p = ctx;
+	size_t i;
+
+	for (i = 0; i < p->obs->n_refused; i++)
+		if (!strcmp(p->obs->refused[i].netns, netns) && !strcmp(p->obs->refused[i].dev, dev))
+			return p->obs->refused[i].reason;
+	return NULL;
+}
+
 /* A device that should run tcspan's XDP program, with its entries. */
 struct xdp_dev {
 	const char *netns, *dev;
@@ -1825,7 +1836,8 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	if (p.ids && topo && topo->n_rules)
 		qsort(p.ids, topo->n_rules, sizeof(*p.ids), compare_rule_id);
 	if (!p.choice || !p.ids ||
-	    (topo && datapath_decide(topo, &(struct datapath_env){ foreign_xdp, &p }, p.choice)))
+	    (topo && datapath_decide(topo, &(struct datapath_env){ foreign_xdp, xdp_refused, &p },
+				     p.choice)))
 		p.error = -ENOMEM;
 	for (i = 0; !p.error && topo && i < topo->n_rules; i++)
 		if (p.choice[i].refused)

@@ -30,6 +30,8 @@ struct tcspan_plan {
 	struct plan_result res;
 	struct classifier_object *objects;	/* per rule: match.bpf objects read */
 	size_t n_objects;
+	struct xdp_refusal *refused;		/* devices that refused XDP at apply */
+	size_t n_refused;
 	bool applied;
 };
 
@@ -209,6 +211,35 @@ size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op)
 	return n;
 }
 
+/*
+ * After an apply that a device's refusal of XDP undid: look at the kernel
+ * again and plan anew, that device's rules on tc (`refusal`, with the
+ * ones before it).
+ */
+static int replan(struct tcspan_plan *plan, const struct xdp_refusal *refusal,
+		  struct tcspan_error *err)
+{
+	struct xdp_refusal *v = realloc(plan->refused, (plan->n_refused + 1) * sizeof(*v));
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	plan->refused = v;
+	v[plan->n_refused++] = *refusal;
+	plan_result__free(&plan->res);
+	observed__free(&plan->obs);
+	meta_store__free(&plan->meta);
+	ret = observe(&plan->pool, &plan->obs, err);
+	if (!ret)
+		ret = meta_read(plan->name, &plan->meta, err);
+	if (ret)
+		return ret;
+	plan->obs.refused = plan->refused;
+	plan->obs.n_refused = plan->n_refused;
+	return plan_compute(plan->topo, plan->name, &plan->obs, plan->meta.entries,
+			    plan->meta.count, plan->meta.fd >= 0, plan->objects, &plan->res, err);
+}
+
 int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)
 {
 	struct apply_ctx ctx = {
@@ -217,13 +248,36 @@ int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)
 		.pool = &plan->pool,
 		.meta = &plan->meta,
 	};
-
+	struct xdp_refusal refusal;
+	struct tcspan_error *attempt;
+	size_t i;
 	int ret;
 
 	if (plan->applied)
 		return -EALREADY;
 	plan->applied = true;
-	ret = apply_ops(&ctx, plan->res.ops, plan->res.n_ops, err);
+	/* A device that refuses XDP (another tool's program appeared since
+	 * the plan, or it takes none) undoes the apply; its rules go to tc
+	 * and the apply runs again, at most once per device. */
+	for (;;) {
+		attempt = tcspan_error__new();
+		if (!attempt)
+			return -ENOMEM;
+		memset(&refusal, 0, sizeof(refusal));
+		ctx.refused = &refusal;
+		ret = apply_ops(&ctx, plan->res.ops, plan->res.n_ops, attempt);
+		if (!ret || !refusal.dev[0] || ret == -ENOTRECOVERABLE ||
+		    plan->n_refused >= plan->res.n_xdp)
+			break;
+		tcspan_error__clear(attempt);
+		ret = replan(plan, &refusal, attempt);
+		if (ret)
+			break;
+		tcspan_error__free(attempt);
+	}
+	for (i = 0; i < tcspan_error__count(attempt); i++)
+		tcspan_error__add(err, ret, "%s", tcspan_error__message(attempt, i));
+	tcspan_error__free(attempt);
 	/* A topology's folder without its map (left by a tcspan older than
 	 * the fix in meta_create()) goes with the topology too. */
 	if (!ret && !plan->topo && plan->meta.fd < 0)
@@ -241,6 +295,7 @@ void tcspan_plan__free(struct tcspan_plan *plan)
 	free(plan->objects);
 	meta_store__free(&plan->meta);
 	observed__free(&plan->obs);
+	free(plan->refused);
 	conn_pool__free(&plan->pool);
 	if (plan->lock_fd >= 0)
 		close(plan->lock_fd);

@@ -401,7 +401,7 @@ static uint32_t mode_flag(uint8_t mode)
 
 int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 		   const char *what, const struct tcspan_xdp_rule *w, size_t n, int *prog_fd,
-		   uint8_t *mode, struct tcspan_error *err)
+		   uint8_t *mode, bool *refused, struct tcspan_error *err)
 {
 	struct tcspan_xdp_order none = { 0 };
 	struct tcspan_error *native;
@@ -412,6 +412,7 @@ int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 	int ret, fd = -1;
 
 	*prog_fd = -1;
+	*refused = false;
 	skel = tcspan_xdp__open();
 	if (!skel)
 		return tcspan_error__add(err, -errno, "%scannot open the XDP program: %s", what,
@@ -453,6 +454,7 @@ int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 	} else if (ret)
 		tcspan_error__add(err, ret, "%s", tcspan_error__message(native, 0));
 	tcspan_error__free(native);
+	*refused = ret && ret != -EPERM;
 out:
 	tcspan_xdp__destroy(skel);
 	if (ret && fd >= 0)

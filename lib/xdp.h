@@ -60,12 +60,14 @@ const char *xdp_mode_name(uint8_t mode);
  * ifindex in the connection's namespace (native where the driver has it,
  * generic otherwise), only if the device has no XDP program.  *prog_fd
  * gets the program and *mode how it went on (XDP_ATTACHED_*), for a
- * detach that undoes it.  Devmap entries name
+ * detach that undoes it.  *refused: the program was ready and the device
+ * would not take it (a program is there, or the device takes none in
+ * either mode), as opposed to any other failure.  Devmap entries name
  * devices of the namespace: the writes run inside it.
  */
 int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 		   const char *what, const struct tcspan_xdp_rule *w, size_t n, int *prog_fd,
-		   uint8_t *mode, struct tcspan_error *err);
+		   uint8_t *mode, bool *refused, struct tcspan_error *err);
 
 /*
  * Replace the entries of tcspan's program `prog_id` (in namespace netns)

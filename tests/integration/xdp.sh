@@ -199,6 +199,34 @@ check "datapath: xdp on a device with a foreign program is an apply error" \
 	"1 $WORK/e.yaml:$line:5: error: rule \"fr\": datapath: xdp, but $F/fa has an XDP program that tcspan did not create (id $fid)" \
 	"$? $(head -1 <<<"$err")"
 check "and changes nothing" "$before" "$("$TCSPAN" -j show "$T")"
+
+# A program that appears between tcspan's look at the kernel and its
+# apply: the attach is refused, everything is undone, the rule is planned
+# again onto tc and the apply goes on; the program stays.
+{ cat "$WORK/d.yaml"; echo "  - { name: race, action: redirect, from: $F/fb, direction: ingress, to: $F/tom0 }"; } \
+	>"$WORK/race.yaml"
+mkfifo "$WORK/go"
+"$(dirname "$TCSPAN")/tests/tools/apply_paused" "$WORK/race.yaml" <"$WORK/go" >"$WORK/race.out" 2>&1 &
+RACE=$!
+exec 7>"$WORK/go"
+for _ in $(seq 50); do grep -q '^planned' "$WORK/race.out" && break; sleep 0.1; done
+check "the plan puts the rule on XDP" "race: , on xdp" \
+	"$(grep '^race:' "$WORK/race.out" | sed 's/: .*\(, on \)/: \1/')"
+in_ns "$F" ip link set dev fb xdpgeneric obj "$WORK/pass.o" sec xdp
+rid=$(xdp_prog "$F" fb | cut -d' ' -f2)
+echo go >&7
+exec 7>&-
+wait "$RACE"
+check "a program appearing after the plan: the apply succeeds" 0 $?
+check "with the rule planned again onto tc, saying why" \
+	"race: , on tc: $F/fb has an XDP program that tcspan did not create (id $rid)" \
+	"$(sed -n '/^applied/,$p' "$WORK/race.out" | grep '^race:' | sed 's/: [^,]*\(, on \)/: \1/')"
+check "show -j says it" "tc $F/fb has an XDP program that tcspan did not create (id $rid)" \
+	"$("$TCSPAN" -j show "$T" | jq -r '.topologies[0].rules[] | select(.name == "race") | "\(.datapath) \(.fallback)"')"
+check "its filter is on tc, the program untouched" "1 pass $rid" \
+	"$(tc_filter_count "$F" fb ingress) $(xdp_prog "$F" fb | cut -d' ' -f1,2)"
+"$TCSPAN" -q plan --detailed-exitcode "$WORK/race.yaml" >/dev/null 2>&1
+check "and a plan after it is a no-op" 0 $?
 sed 's|to: '"$S"'/mon1, priority: -1 }$|to: '"$S"'/mon1, priority: -1, datapath: xdp }|' \
 	"$WORK/a.yaml" >"$WORK/f.yaml"
 line=$(grep -n 'name: lone' "$WORK/f.yaml" | cut -d: -f1)

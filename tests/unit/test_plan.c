@@ -763,6 +763,48 @@ static void test_xdp(void)
 	teardown(&f);
 	xdp_reset();
 
+	/* A device that refused XDP at this apply (the apply then plans
+	 * again): its rules on tc, saying so; a datapath: xdp rule there is
+	 * an error.  The same for the target's other end. */
+	for (int peer = 0; peer < 2; peer++) {
+		struct xdp_refusal refusal = { "", "", "Device or resource busy" };
+		const char *want = peer ?
+			"redirect eth0 ingress -> mon0 egress, on tc: peer0, the other end of "
+			"mon0, refused the XDP program that readies it at apply (Device or "
+			"resource busy)" :
+			"redirect eth0 ingress -> mon0 egress, on tc: eth0 refused the XDP "
+			"program at apply (Device or resource busy)";
+
+		snprintf(refusal.dev, sizeof(refusal.dev), "%s", peer ? "peer0" : "eth0");
+		for (int forced = 0; forced < 2; forced++) {
+			setup(&f);
+			xdp_links(&f);
+			rule(&f, 0, "fast", TCSPAN_ACTION_REDIRECT, TCSPAN_HOOK_INGRESS);
+			f.rules[0].datapath = forced ? TCSPAN_DATAPATH_XDP : TCSPAN_DATAPATH_AUTO;
+			f.obs.refused = &refusal;
+			f.obs.n_refused = 1;
+			ret = run(&f, false);
+			if (forced)
+				unit_result(ret != 0 && f.res.n_ops == 0 &&
+					    strstr(first_error(&f), "datapath: xdp, but ") &&
+					    strstr(first_error(&f), "refused the XDP program"),
+					    peer ? "xdp: datapath: xdp with the target's other end refusing "
+						   "XDP: an error" :
+						   "xdp: datapath: xdp on a device that refused XDP: an error",
+					    "ret %d: %s", ret, first_error(&f));
+			else
+				unit_result(ret == 0 && count_ops(&f, KOP_FILTER_ADD) == 1 &&
+					    count_ops(&f, KOP_XDP_SET) == 0 && f.res.n_changes == 1 &&
+					    !strcmp(f.res.changes[0].detail, want),
+					    peer ? "xdp: the target's other end refused XDP: on tc, saying so" :
+						   "xdp: the device refused XDP at apply: on tc, saying so",
+					    "ret %d: %s", ret, f.res.n_changes ? f.res.changes[0].detail :
+					    first_error(&f));
+			teardown(&f);
+			xdp_reset();
+		}
+	}
+
 	/* The same, observed in place: nothing to do. */
 	setup(&f);
 	xdp_links(&f);

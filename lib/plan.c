@@ -1769,30 +1769,37 @@ static int compare_op(const void *x, const void *y)
 	return sort_seq[a] < sort_seq[b] ? -1 : sort_seq[a] > sort_seq[b];
 }
 
-/* Order by phase, keeping the order within a phase (a stable sort). */
+/* Order by phase, keeping the order within a phase (a stable sort).  The
+ * ops move in place, cycle by cycle: a copy of the array would double
+ * the peak memory of a large plan. */
 static int sort_ops(struct planner *p)
 {
-	size_t *idx, i, n = p->res->n_ops;
-	struct kop *sorted;
+	size_t *idx, i, j, k, n = p->res->n_ops;
+	struct kop *ops = p->res->ops, tmp;
 
 	if (!n)
 		return 0;
 	idx = calloc(n, sizeof(*idx));
-	sorted = calloc(n, sizeof(*sorted));
-	if (!idx || !sorted) {
-		free(idx);
-		free(sorted);
+	if (!idx)
 		return -ENOMEM;
-	}
 	for (i = 0; i < n; i++)
 		idx[i] = i;
 	sort_res = p->res;
 	sort_seq = p->op_seq;
 	qsort(idx, n, sizeof(*idx), compare_op);
-	for (i = 0; i < n; i++)
-		sorted[i] = p->res->ops[idx[i]];
-	free(p->res->ops);
-	p->res->ops = sorted;
+	/* Position i takes the op at idx[i]; idx[j] = j marks j as filled. */
+	for (i = 0; i < n; i++) {
+		if (idx[i] == i)
+			continue;
+		tmp = ops[i];
+		for (j = i; idx[j] != i; j = k) {
+			k = idx[j];
+			ops[j] = ops[k];
+			idx[j] = j;
+		}
+		ops[j] = tmp;
+		idx[j] = j;
+	}
 	free(idx);
 	return 0;
 }

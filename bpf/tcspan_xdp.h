@@ -12,7 +12,7 @@
  * other and then switches `live` (one aligned 32-bit store), so adding,
  * changing or removing entries is seen by packets all at once.  Before it
  * writes an element or a slot that packets read until the last switch,
- * the library waits for an RCU grace period (membarrier), after which no
+ * the library waits for an RCU grace period (a map-in-map update), after which no
  * packet is still reading it.  Both tables are arrays: their lookups are
  * inlined, a hash lookup costs as much as the rest of the program.
  */

@@ -214,14 +214,21 @@ size_t tcspan_plan__count(const struct tcspan_plan *plan, enum tcspan_op op)
 /*
  * After an apply that a device's refusal of XDP undid: look at the kernel
  * again and plan anew, that device's rules on tc (`refusal`, with the
- * ones before it).
+ * ones before it).  -EAGAIN when that device had refused already: the
+ * plan did not move its rules, and trying again would not end.
  */
 static int replan(struct tcspan_plan *plan, const struct xdp_refusal *refusal,
 		  struct tcspan_error *err)
 {
-	struct xdp_refusal *v = realloc(plan->refused, (plan->n_refused + 1) * sizeof(*v));
+	struct xdp_refusal *v;
+	size_t i;
 	int ret;
 
+	for (i = 0; i < plan->n_refused; i++)
+		if (!strcmp(plan->refused[i].netns, refusal->netns) &&
+		    !strcmp(plan->refused[i].dev, refusal->dev))
+			return -EAGAIN;
+	v = realloc(plan->refused, (plan->n_refused + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	plan->refused = v;
@@ -248,10 +255,10 @@ int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)
 		.pool = &plan->pool,
 		.meta = &plan->meta,
 	};
+	struct tcspan_error *attempt, *replanned;
 	struct xdp_refusal refusal;
-	struct tcspan_error *attempt;
 	size_t i;
-	int ret;
+	int ret, r;
 
 	if (plan->applied)
 		return -EALREADY;
@@ -266,13 +273,21 @@ int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)
 		memset(&refusal, 0, sizeof(refusal));
 		ctx.refused = &refusal;
 		ret = apply_ops(&ctx, plan->res.ops, plan->res.n_ops, attempt);
-		if (!ret || !refusal.dev[0] || ret == -ENOTRECOVERABLE ||
-		    plan->n_refused >= plan->res.n_xdp)
+		if (!ret || !refusal.dev[0] || ret == -ENOTRECOVERABLE)
 			break;
-		tcspan_error__clear(attempt);
-		ret = replan(plan, &refusal, attempt);
-		if (ret)
+		replanned = tcspan_error__new();
+		r = replanned ? replan(plan, &refusal, replanned) : -ENOMEM;
+		if (r == -EAGAIN || r == -ENOMEM) {
+			tcspan_error__free(replanned);
+			break;	/* the apply's own messages say why */
+		}
+		/* From here on, the new plan's messages, if any. */
+		tcspan_error__free(attempt);
+		attempt = replanned;
+		if (r) {
+			ret = r;
 			break;
+		}
 		tcspan_error__free(attempt);
 	}
 	for (i = 0; i < tcspan_error__count(attempt); i++)

@@ -7,12 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/if_link.h>
-#include <linux/membarrier.h>
 #include <linux/rtnetlink.h>
 #include <netlink/attr.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sys/syscall.h>
 
 #include "xdp.h"
 #include "xdp.skel.h"
@@ -157,8 +155,11 @@ static int switch_order(const struct xdp_maps *m, uint32_t live, const struct tc
 {
 	uint32_t zero = 0, next = !live;
 
-	if (bpf_map_update_elem(m->order, &next, o, BPF_ANY) ||
-	    bpf_map_update_elem(m->live, &zero, &next, BPF_ANY))
+	if (bpf_map_update_elem(m->order, &next, o, BPF_ANY))
+		return -errno;
+	/* The element's bytes before the switch, on every architecture. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(m->live, &zero, &next, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -166,13 +167,28 @@ static int switch_order(const struct xdp_maps *m, uint32_t live, const struct tc
 /*
  * Wait until no packet still reads what the last switch of `live` retired
  * (an order element, the slots only it named).  XDP programs run inside an
- * RCU read-side section; MEMBARRIER_CMD_GLOBAL waits for a grace period.
- * Where it is refused (nohz_full), a pause far longer than a NAPI poll.
+ * RCU read-side section, and the kernel waits for a grace period
+ * (synchronize_rcu()) before an update of a map-in-map returns, so that
+ * its caller knows no program still sees the old inner map: one such
+ * update, of a map made for it, is the wait.
  */
-static void wait_for_readers(void)
+static int wait_for_readers(void)
 {
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) < 0)
-		usleep(20 * 1000);
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	uint32_t zero = 0;
+	int inner, outer = -1, ret;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tcspan_wait", 4, 4, 1, NULL);
+	if (inner >= 0) {
+		opts.inner_map_fd = inner;
+		outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "tcspan_wait", 4, 4, 1, &opts);
+	}
+	ret = outer < 0 || bpf_map_update_elem(outer, &zero, &inner, BPF_ANY) ? -errno : 0;
+	if (outer >= 0)
+		close(outer);
+	if (inner >= 0)
+		close(inner);
+	return ret;
 }
 
 static int read_entries(const struct xdp_maps *m, struct xdp_prog *out)
@@ -319,6 +335,7 @@ static int write_slot(const struct write_ctx *c, uint32_t slot, const struct tcs
 static bool same_entry(const struct tcspan_xdp_rule *a, const struct tcspan_xdp_rule *b)
 {
 	return a->hash == b->hash && a->n_targets == b->n_targets &&
+	       !memcmp(&a->match, &b->match, sizeof(a->match)) &&
 	       !memcmp(a->ifindex, b->ifindex, sizeof(a->ifindex)) &&
 	       !memcmp(a->rule_id, b->rule_id, sizeof(a->rule_id));
 }
@@ -336,8 +353,10 @@ static int write_entries(void *arg)
 	if (c->n > TCSPAN_XDP_RULES)
 		return tcspan_error__add(c->err, -E2BIG, "%smore than %d XDP entries", c->what,
 					 TCSPAN_XDP_RULES);
-	if (c->attached)
-		wait_for_readers();
+	ret = c->attached ? wait_for_readers() : 0;
+	if (ret)
+		return tcspan_error__add(c->err, ret, "%scannot wait for packets to leave the "
+					 "XDP entries: %s", c->what, strerror(-ret));
 	for (i = 0; i < c->old->n; i++)
 		if (c->old->slot[i] < TCSPAN_XDP_RULES)
 			used[c->old->slot[i]] = true;
@@ -454,7 +473,8 @@ int xdp_attach_new(struct nl_conn *conn, const char *topology, uint32_t ifindex,
 	} else if (ret)
 		tcspan_error__add(err, ret, "%s", tcspan_error__message(native, 0));
 	tcspan_error__free(native);
-	*refused = ret && ret != -EPERM;
+	/* A program there (EBUSY, EEXIST), or no XDP in either mode. */
+	*refused = ret == -EBUSY || ret == -EEXIST || ret == -EOPNOTSUPP || ret == -EINVAL;
 out:
 	tcspan_xdp__destroy(skel);
 	if (ret && fd >= 0)
@@ -508,8 +528,9 @@ int xdp_restore_order(uint32_t prog_id, const struct tcspan_xdp_order *old,
 			close(fd);
 		return tcspan_error__add(err, -ENOENT, "XDP program %u is gone", prog_id);
 	}
-	wait_for_readers();
-	ret = read_order(&m, &now, &live);
+	ret = wait_for_readers();
+	if (!ret)
+		ret = read_order(&m, &now, &live);
 	if (!ret)
 		ret = switch_order(&m, live, old);
 	if (ret)

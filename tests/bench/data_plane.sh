@@ -149,7 +149,8 @@ for ((r = 0; r < RUNS; r++)); do
 	for i in "${!CASES[@]}"; do
 		IFS='|' read -r label how args <<<"${CASES[$i]}"
 		set_up "$how" "$args"
-		RUN[$i]+=" $(measure)"
+		pps=$(measure) || exit 1
+		RUN[$i]+=" $pps"
 		tear_down "$how"
 	done
 done

@@ -206,7 +206,8 @@ check "and changes nothing" "$before" "$("$TCSPAN" -j show "$T")"
 { cat "$WORK/d.yaml"; echo "  - { name: race, action: redirect, from: $F/fb, direction: ingress, to: $F/tom0 }"; } \
 	>"$WORK/race.yaml"
 mkfifo "$WORK/go"
-"$(dirname "$TCSPAN")/tests/tools/apply_paused" "$WORK/race.yaml" <"$WORK/go" >"$WORK/race.out" 2>&1 &
+timeout 60 "$(dirname "$TCSPAN")/tests/tools/apply_paused" "$WORK/race.yaml" <"$WORK/go" \
+	>"$WORK/race.out" 2>&1 &
 RACE=$!
 exec 7>"$WORK/go"
 for _ in $(seq 50); do grep -q '^planned' "$WORK/race.out" && break; sleep 0.1; done
@@ -214,7 +215,7 @@ check "the plan puts the rule on XDP" "race: , on xdp" \
 	"$(grep '^race:' "$WORK/race.out" | sed 's/: .*\(, on \)/: \1/')"
 in_ns "$F" ip link set dev fb xdpgeneric obj "$WORK/pass.o" sec xdp
 rid=$(xdp_prog "$F" fb | cut -d' ' -f2)
-echo go >&7
+kill -0 "$RACE" 2>/dev/null && echo go >&7
 exec 7>&-
 wait "$RACE"
 check "a program appearing after the plan: the apply succeeds" 0 $?

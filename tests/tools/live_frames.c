@@ -194,6 +194,19 @@ static void gro_on(const char *netns, const char *dev)
 	close(fd);
 }
 
+static uint16_t ip_checksum(const struct iphdr *ip)
+{
+	const uint16_t *w = (const void *)ip;
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(*ip) / 2; i++)
+		sum += w[i];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
 static void build_frame(unsigned char *buf, const unsigned char *dst_mac)
 {
 	struct ethhdr *eth = (void *)buf;
@@ -212,6 +225,7 @@ static void build_frame(unsigned char *buf, const unsigned char *dst_mac)
 	ip->tot_len = htons(FRAME_LEN - sizeof(*eth));
 	inet_pton(AF_INET, "198.18.0.1", &ip->saddr);
 	inet_pton(AF_INET, "198.18.1.2", &ip->daddr);
+	ip->check = ip_checksum(ip);
 	udp->source = htons(1500);
 	udp->dest = htons(5000);
 	udp->len = htons(FRAME_LEN - sizeof(*eth) - sizeof(*ip));
@@ -237,7 +251,7 @@ static void send_frames(char **argv)
 	};
 	struct xdp_md ctx = { .data_end = FRAME_LEN };
 	uint64_t sent = 0, before, after;
-	int prog_fd, sink_ifindex;
+	int prog_fd, sink_ifindex, cpu;
 	cpu_set_t cpus;
 
 	if (sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dst_mac[0], &dst_mac[1],
@@ -247,9 +261,14 @@ static void send_frames(char **argv)
 	}
 	build_frame(frame, dst_mac);
 
-	/* One core: the sender, and the softirqs it raises, run there. */
+	/* One core, the last one allowed: the sender, and the softirqs it
+	 * raises, run there. */
+	if (sched_getaffinity(0, sizeof(cpus), &cpus))
+		die("sched_getaffinity", errno);
+	for (cpu = CPU_SETSIZE - 1; cpu > 0 && !CPU_ISSET(cpu, &cpus); cpu--)
+		;
 	CPU_ZERO(&cpus);
-	CPU_SET(sysconf(_SC_NPROCESSORS_ONLN) - 1, &cpus);
+	CPU_SET(cpu, &cpus);
 	if (sched_setaffinity(0, sizeof(cpus), &cpus))
 		die("sched_setaffinity", errno);
 

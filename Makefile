@@ -151,10 +151,11 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_A) | $(BUILD)/tests/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB_A) -o $@ $(LDLIBS)
 
-# Benchmarks: they load the embedded BPF programs, so libtcspan's flags.
-$(BUILD)/tests/bench/%: tests/bench/%.c $(BPF_SKELS) | $(BUILD)/tests/bench
+# Benchmarks: they load tcspan's BPF programs, through the library where
+# it loads them, or from the embedded skeletons.
+$(BUILD)/tests/bench/%: tests/bench/%.c $(BPF_SKELS) $(LIB_A) | $(BUILD)/tests/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB_A) -o $@ $(LDLIBS)
 
 $(BUILD)/lib $(BUILD)/cmd $(BUILD)/bpf $(BUILD)/tests/unit $(BUILD)/tests/tools \
 $(BUILD)/tests/bench:

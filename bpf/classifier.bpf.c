@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The classifier of a rule with `match:`: the rule's keys live in .rodata,
- * set by the library before load, so that the verifier sees them as
- * constants and keeps only the code that this rule's keys need.
+ * The classifier of rules with `match:`, one program for many filters.
+ * The library loads it once per apply (see lib/classifier.h) and writes
+ * each rule's keys into a slot of `rules`; every filter of those rules
+ * runs this program with its slot as the filter's classid, which cls_bpf
+ * hands to the program in skb->tc_classid (16 bits) before running it.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -13,30 +15,52 @@
 /* At least this much is pulled into the linear part when headers are not. */
 #define TCSPAN_PULL_BYTES 256
 
-const volatile struct tcspan_match_cfg cfg = {};
-
-/* `sample`: each flow's decision.  The library sets max_entries. */
+/* The rules, by slot.  The library sets max_entries. */
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcspan_match_cfg);
+} rules SEC(".maps");
+
+/* `sample`: each flow's decision, one table per rule that samples (each
+ * with the rule's sample_flows as its max_entries), by slot. */
+struct flows {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TCSPAN_SAMPLE_FLOWS);
-	__type(key, struct tcspan_flow_key);
-	__type(value, __u8);
+	__uint(key_size, sizeof(struct tcspan_flow_key));
+	__uint(value_size, sizeof(__u8));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct flows);
 } sample_flows SEC(".maps");
 
-/*
- * A global function, which the verifier checks once on its own: the paths
- * through the headers do not multiply with the paths through the match.
- */
-__noinline int tcspan_classify_parse(struct __sk_buff *skb, struct tcspan_packet *pkt)
+/* Inlined: a call costs more than the parse on CPUs with return thunks. */
+static __always_inline void tcspan_classify_parse(struct __sk_buff *skb,
+						  struct tcspan_packet *pkt)
 {
-	if (!pkt)
-		return 0;
 	__builtin_memset(pkt, 0, sizeof(*pkt));
 	/* On ingress, and with tx VLAN offload, the kernel keeps the tag aside. */
 	if (skb->vlan_present)
 		tcspan_packet__set_vlan(pkt, skb->vlan_tci);
 	tcspan_parse((void *)(long)skb->data, (void *)(long)skb->data_end, pkt);
-	return 0;
+}
+
+/*
+ * A global function, which the verifier checks once on its own, for any
+ * keys: the paths through the headers do not multiply with the paths
+ * through the match.
+ */
+__noinline int tcspan_classify_match(const struct tcspan_match_cfg *cfg,
+				     const struct tcspan_packet *pkt)
+{
+	if (!cfg || !pkt)
+		return 0;
+	return tcspan_match(cfg, pkt);
 }
 
 /*
@@ -47,9 +71,14 @@ __noinline int tcspan_classify_parse(struct __sk_buff *skb, struct tcspan_packet
 SEC("tc")
 int tcspan_classify(struct __sk_buff *skb)
 {
+	const struct tcspan_match_cfg *cfg;
 	struct tcspan_packet pkt;
-	__u32 want;
+	__u32 slot = skb->tc_classid, want;
+	void *flows;
 
+	cfg = bpf_map_lookup_elem(&rules, &slot);
+	if (!cfg)
+		return 0;
 	tcspan_classify_parse(skb, &pkt);
 	/* Headers outside the linear part are rare: pull them only then. */
 	if ((pkt.flags & TCSPAN_PACKET_SHORT) && pkt.need <= skb->len) {
@@ -59,8 +88,14 @@ int tcspan_classify(struct __sk_buff *skb)
 		if (!bpf_skb_pull_data(skb, want))
 			tcspan_classify_parse(skb, &pkt);
 	}
-	if (!tcspan_match(&cfg, &pkt) || !tcspan_sample(&sample_flows, &cfg, &pkt))
+	if (!tcspan_classify_match(cfg, &pkt))
 		return 0;
+	if ((cfg->keys & TCSPAN_KEY_SAMPLE) && cfg->sample > 1) {
+		flows = bpf_map_lookup_elem(&sample_flows, &slot);
+		/* A rule that samples has its table: without one, take nothing. */
+		if (!flows || !tcspan_sample(flows, cfg, &pkt))
+			return 0;
+	}
 	return TC_ACT_UNSPEC;
 }
 

@@ -3,16 +3,16 @@
  * `match:` in the kernel, in two parts.
  *
  * The layout of a rule's keys (struct tcspan_match_cfg), which the library
- * writes into a program's .rodata before load, and of the flow map that
+ * writes into the programs' rule tables, and of the flow tables that
  * `sample` keeps: plain data, included by the library too.
  *
  * For BPF only (__bpf__): the packet parsing and matching that tcspan's
  * programs share (the tc classifier, the XDP program), written over
  * (data, data_end) so that an __sk_buff and an xdp_md can both use it.  A
- * program calls tcspan_parse() from a global function of its own (see
- * classifier.bpf.c): the verifier checks a global function once, by itself,
- * so that the paths through the headers do not multiply with the paths
- * through the match.  Then tcspan_match(), and tcspan_sample() on a match.
+ * program calls tcspan_parse(), then tcspan_match() from a global function
+ * of its own (see classifier.bpf.c): the verifier checks a global function
+ * once, by itself, so that the paths through the headers do not multiply
+ * with the paths through the match.  Then tcspan_sample() on a match.
  */
 #ifndef TCSPAN_MATCH_H
 #define TCSPAN_MATCH_H
@@ -383,7 +383,7 @@ static __always_inline __be32 tcspan_prefix_mask(__u32 len, __u32 w)
  * Whether `addr` of the packet's family lies in the prefix `c`.  Without a
  * branch per word, so that the verifier walks each item of a list once.
  */
-static __always_inline bool tcspan_cidr_contains(const volatile struct tcspan_cidr *c,
+static __always_inline bool tcspan_cidr_contains(const struct tcspan_cidr *c,
 						 __u8 family, const __be32 *addr)
 {
 	__u32 len = c->len, diff = c->family ^ family;
@@ -395,7 +395,7 @@ static __always_inline bool tcspan_cidr_contains(const volatile struct tcspan_ci
 	return !diff;
 }
 
-static __always_inline bool tcspan_cidrs_contain(const volatile struct tcspan_cidr *list,
+static __always_inline bool tcspan_cidrs_contain(const struct tcspan_cidr *list,
 						 __u32 n, __u8 family, const __be32 *addr)
 {
 	__u32 i;
@@ -414,7 +414,7 @@ static __always_inline bool tcspan_port_in(__be16 port, __u16 first, __u16 last)
 }
 
 /* Whether `pkt` holds every key of `cfg` but `sample`. */
-static __always_inline bool tcspan_match(const volatile struct tcspan_match_cfg *cfg,
+static __always_inline bool tcspan_match(const struct tcspan_match_cfg *cfg,
 					 const struct tcspan_packet *pkt)
 {
 	__u32 keys = cfg->keys, flags = pkt->flags;
@@ -490,7 +490,7 @@ static __always_inline void tcspan_flow_key__fill(struct tcspan_flow_key *key,
  * `flows`, an LRU hash from struct tcspan_flow_key to a __u8 decision.
  * Call it only for packets that every other key matched.
  */
-static __always_inline bool tcspan_sample(void *flows, const volatile struct tcspan_match_cfg *cfg,
+static __always_inline bool tcspan_sample(void *flows, const struct tcspan_match_cfg *cfg,
 					  const struct tcspan_packet *pkt)
 {
 	struct tcspan_flow_key key = {};

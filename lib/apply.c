@@ -22,9 +22,11 @@ struct run {
 	bool *done;
 	char (*old_text)[128];		/* META_SET: the text it overwrote */
 	bool *had_old;
-	int *prog_fd;			/* bpf add/replace: until its ack */
+	struct classifier_shared *shared; /* the built-in classifier of this run */
+	int *prog_fd;			/* match.bpf add/replace: until its ack */
 	int *old_prog_fd;		/* bpf replace/delete: for the undo */
 	int *xdp_fd;			/* XDP attach: the new program; delete: the old */
+	size_t *clsact_of;		/* by kop.cover: the CLSACT_DEL's op */
 	uint8_t *xdp_mode;		/* XDP attach: how it went on */
 	struct tcspan_xdp_order *xdp_old; /* XDP update: the order it replaced */
 	struct tcspan_error *err;
@@ -201,14 +203,46 @@ static int old_program(struct run *r, size_t i, struct tcspan_error *err)
 	return r->old_prog_fd[i];
 }
 
+/*
+ * The program of a bpf filter that op i adds or replaces: the rule's own
+ * (match.bpf), loaded once and held until the ack, or the run's built-in
+ * classifier with the rule's keys in a slot of its own (*classid).
+ */
+static int new_program(struct run *r, size_t i, uint32_t *classid, struct tcspan_error *err)
+{
+	const struct kop *op = &r->ops[i];
+	struct tcspan_match_cfg cfg;
+	char w[512];
+	int fd;
+
+	where(r, op, w, sizeof(w));
+	*classid = 0;
+	if (op->match->has_bpf) {
+		if (r->prog_fd[i] < 0) {
+			if (!op->object)
+				return tcspan_error__add(err, -EINVAL, "%sits match.bpf object "
+							 "was not read", w);
+			fd = classifier_load_object(op->match->bpf_object, op->object, w, err);
+			if (fd < 0)
+				return fd;
+			r->prog_fd[i] = fd;
+		}
+		return r->prog_fd[i];
+	}
+	classifier_cfg(op->match, &cfg);
+	return classifier_shared__add(r->shared, &cfg, classifier_sample_flows(op->match),
+				      classid, w, err);
+}
+
 /* Build the tc message of an op, or of its inverse (`undo`). */
 static struct nl_msg *tc_message(struct run *r, size_t i, bool undo,
 				 struct tcspan_error *err)
 {
 	const struct kop *op = &r->ops[i];
 	struct tc_mirred_spec m = op->mirred;
-	char name[256], w[512];
+	char name[256];
 	int ifindex, target, fd;
+	uint32_t classid;
 
 	ifindex = resolve(r, op->netns, op->dev, err);
 	if (ifindex < 0)
@@ -231,7 +265,8 @@ static struct nl_msg *tc_message(struct run *r, size_t i, bool undo,
 			fd = old_program(r, i, err);
 			return fd < 0 ? NULL :
 				tc_msg_bpf_mirred(ifindex, op->hook, op->prio, op->handle, true,
-						  fd, op->old.bpf_name[0] ? op->old.bpf_name : name,
+						  fd, op->old.classid,
+						  op->old.bpf_name[0] ? op->old.bpf_name : name,
 						  &op->old.mirred, &op->old.cookie);
 		}
 		if (undo)
@@ -246,14 +281,11 @@ static struct nl_msg *tc_message(struct run *r, size_t i, bool undo,
 						 op->type == KOP_FILTER_REPLACE, &m, &op->cookie);
 		if (op->type == KOP_FILTER_REPLACE)
 			hold_old_program(r, i);
-		if (r->prog_fd[i] < 0) {
-			fd = classifier_load(op->match, op->object, where(r, op, w, sizeof(w)), err);
-			if (fd < 0)
-				return NULL;
-			r->prog_fd[i] = fd;
-		}
+		fd = new_program(r, i, &classid, err);
+		if (fd < 0)
+			return NULL;
 		return tc_msg_bpf_mirred(ifindex, op->hook, op->prio, op->handle,
-					 op->type == KOP_FILTER_REPLACE, r->prog_fd[i], name,
+					 op->type == KOP_FILTER_REPLACE, fd, classid, name,
 					 &m, &op->cookie);
 	case KOP_FILTER_DEL:
 	case KOP_DOOMED_FILTER_DEL:
@@ -276,7 +308,8 @@ static struct nl_msg *tc_message(struct run *r, size_t i, bool undo,
 			fd = old_program(r, i, err);
 			return fd < 0 ? NULL :
 				tc_msg_bpf_mirred(ifindex, op->hook, op->prio, op->old.handle,
-						  false, fd, name, &m, &op->old.cookie);
+						  false, fd, op->old.classid, name, &m,
+						  &op->old.cookie);
 		}
 		return tc_msg_u32_mirred(ifindex, op->hook, op->prio,
 					 op->old.handle & 0xfff, false, &m, &op->old.cookie);
@@ -293,6 +326,12 @@ static bool is_tc(enum kop_type type)
 	       type == KOP_FILTER_REPLACE || type == KOP_FILTER_DEL ||
 	       type == KOP_DOOMED_FILTER_DEL ||
 	       type == KOP_PRIO_DEL || type == KOP_CLSACT_DEL;
+}
+
+/* A filter or prio delete that the delete of its clsact does (plan.h). */
+static bool is_covered(const struct kop *op)
+{
+	return op->cover && (op->type == KOP_FILTER_DEL || op->type == KOP_PRIO_DEL);
 }
 
 static int flush_all(struct run *r)
@@ -642,10 +681,15 @@ static size_t set_names(struct run *r, size_t first)
 static bool undo_one(struct run *r, size_t i)
 {
 	const struct kop *op = &r->ops[i];
-	struct tcspan_error *quiet = tcspan_error__new();
+	struct tcspan_error *quiet;
 	struct nl_conn *conn;
 	struct nl_msg *msg;
 	int ret = 0;
+
+	/* A delete left to its qdisc's: undone only if the qdisc went. */
+	if (is_covered(op) && !r->done[r->clsact_of[op->cover]])
+		return true;
+	quiet = tcspan_error__new();
 
 	switch (op->type) {
 	case KOP_NETNS_ADD:
@@ -740,10 +784,15 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 	      struct tcspan_error *err)
 {
 	struct run r = { .ctx = ctx, .ops = ops, .n_ops = n_ops, .err = err };
+	uint32_t builtin = 0;
 	size_t i;
 
 	if (!n_ops)
 		return 0;
+	for (i = 0; i < n_ops; i++)
+		builtin += (ops[i].type == KOP_FILTER_ADD || ops[i].type == KOP_FILTER_REPLACE) &&
+			   ops[i].bpf && !ops[i].match->has_bpf;
+	r.shared = classifier_shared__new(builtin);
 	r.done = calloc(n_ops, sizeof(*r.done));
 	r.had_old = calloc(n_ops, sizeof(*r.had_old));
 	r.old_text = calloc(n_ops, sizeof(*r.old_text));
@@ -752,13 +801,17 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 	r.xdp_fd = calloc(n_ops, sizeof(*r.xdp_fd));
 	r.xdp_mode = calloc(n_ops, sizeof(*r.xdp_mode));
 	r.xdp_old = calloc(n_ops, sizeof(*r.xdp_old));
-	if (!r.done || !r.had_old || !r.old_text || !r.prog_fd || !r.old_prog_fd ||
+	r.clsact_of = calloc(n_ops + 1, sizeof(*r.clsact_of));
+	if (!r.clsact_of || !r.shared || !r.done || !r.had_old || !r.old_text || !r.prog_fd || !r.old_prog_fd ||
 	    !r.xdp_fd || !r.xdp_mode || !r.xdp_old) {
 		r.error = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n_ops; i++)
+	for (i = 0; i < n_ops; i++) {
 		r.prog_fd[i] = r.old_prog_fd[i] = r.xdp_fd[i] = -1;
+		if (ops[i].type == KOP_CLSACT_DEL && ops[i].cover && ops[i].cover <= n_ops)
+			r.clsact_of[ops[i].cover] = i;
+	}
 	for (i = 0; i < n_ops && !r.error; i++) {
 		const struct kop *op = &ops[i];
 		struct nl_conn *conn;
@@ -771,6 +824,12 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 			break;
 		if (op->type == KOP_META_SET) {
 			i = set_names(&r, i) - 1;
+			continue;
+		}
+		if (is_covered(op)) {
+			/* The qdisc's delete takes it; the undo needs its program. */
+			hold_old_program(&r, i);
+			r.done[i] = true;
 			continue;
 		}
 		if (!is_tc(op->type)) {
@@ -814,6 +873,8 @@ out:
 		if (r.xdp_fd[i] >= 0)
 			close(r.xdp_fd[i]);
 	}
+	classifier_shared__free(r.shared);
+	free(r.clsact_of);
 	free(r.prog_fd);
 	free(r.old_prog_fd);
 	free(r.xdp_fd);

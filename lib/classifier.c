@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "classifier.h"
@@ -386,59 +388,152 @@ static const char *eperm_hint(char *buf, size_t len)
 	return classifier_eperm_hint(u.release, rl.rlim_cur, buf, len);
 }
 
-int classifier_load(const struct tcspan_match *m, const struct classifier_object *obj,
-		    const char *what, struct tcspan_error *err)
+/* A failed load's message: errno, a hint for EPERM, the loader's last lines. */
+static int load_error(int ret, const char *what, const char *thing, struct tcspan_error *err)
 {
 	char hint[192] = "";
-	struct tcspan_match_cfg cfg;
-	struct tcspan_classifier *skel = NULL;
+
+	load_log_line();
+	if (ret == -EPERM)
+		eperm_hint(hint, sizeof(hint));
+	return tcspan_error__add(err, ret < 0 ? ret : -EINVAL, "%scannot load %s: %s%s%s%s",
+				 what, thing, strerror(ret < 0 ? -ret : EINVAL), hint,
+				 load_log[0] ? ": " : "", load_log);
+}
+
+int classifier_load_object(const char *path, const struct classifier_object *obj,
+			   const char *what, struct tcspan_error *err)
+{
+	char thing[PATH_MAX + 128];
 	libbpf_print_fn_t old;
-	int ret, fd = -1;
+	int fd;
 
 	load_log[0] = '\0';
 	old = libbpf_set_print(capture);
-	if (m->has_bpf) {
-		if (!obj) {
-			ret = -EINVAL;
-			goto out;
-		}
-		fd = load_own(obj, m->bpf_object);
-		ret = fd < 0 ? fd : 0;
-		goto out;
-	}
-	classifier_cfg(m, &cfg);
-	skel = tcspan_classifier__open();
-	if (!skel) {
-		ret = -errno;
-		goto out;
-	}
-	memcpy((void *)&skel->rodata->cfg, &cfg, sizeof(cfg));
-	ret = bpf_map__set_max_entries(skel->maps.sample_flows, classifier_sample_flows(m));
-	if (!ret)
-		ret = tcspan_classifier__load(skel);
-	if (!ret) {
-		/* The program keeps its map; the skeleton's fds can go. */
-		fd = fcntl(bpf_program__fd(skel->progs.tcspan_classify), F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
-			ret = -errno;
-	}
-out:
+	fd = load_own(obj, path);
 	libbpf_set_print(old);
-	tcspan_classifier__destroy(skel);
+	if (fd >= 0)
+		return fd;
+	snprintf(thing, sizeof(thing), "program \"%s\" of \"%s\"", obj->program, path);
+	return load_error(fd, what, thing, err);
+}
+
+/* One loaded copy of the built-in classifier, with `size` rule slots. */
+struct shared_copy {
+	struct tcspan_classifier *skel;
+	uint32_t size, used;
+};
+
+struct classifier_shared {
+	uint32_t left;			/* rules still to come, as announced */
+	struct shared_copy *copies;
+	size_t n_copies;
+};
+
+struct classifier_shared *classifier_shared__new(uint32_t rules)
+{
+	struct classifier_shared *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->left = rules;
+	return s;
+}
+
+void classifier_shared__free(struct classifier_shared *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->n_copies; i++)
+		tcspan_classifier__destroy(s->copies[i].skel);
+	free(s->copies);
+	free(s);
+}
+
+/* A new copy with room for the rules still to come (one at least). */
+static int shared_load(struct classifier_shared *s, struct shared_copy **out)
+{
+	uint32_t size = s->left ? s->left : 1;
+	struct shared_copy *copies, *c;
+	int ret;
+
+	if (size > CLASSIFIER_SLOTS)
+		size = CLASSIFIER_SLOTS;
+	copies = realloc(s->copies, (s->n_copies + 1) * sizeof(*copies));
+	if (!copies)
+		return -ENOMEM;
+	s->copies = copies;
+	c = &copies[s->n_copies];
+	memset(c, 0, sizeof(*c));
+	c->size = size;
+	c->skel = tcspan_classifier__open();
+	if (!c->skel)
+		return -errno ? -errno : -ENOMEM;
+	ret = bpf_map__set_max_entries(c->skel->maps.rules, size);
+	if (!ret)
+		ret = bpf_map__set_max_entries(c->skel->maps.sample_flows, size);
+	if (!ret)
+		ret = tcspan_classifier__load(c->skel);
 	if (ret) {
-		load_log_line();
+		tcspan_classifier__destroy(c->skel);
+		return ret;
+	}
+	s->n_copies++;
+	*out = c;
+	return 0;
+}
+
+/* `sample`'s flow table of the rule in `slot`, `flows` entries. */
+static int shared_flows(struct shared_copy *c, uint32_t slot, uint32_t flows)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int fd, ret;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "tcspan_flows", sizeof(struct tcspan_flow_key),
+			    sizeof(__u8), flows, &opts);
+	if (fd < 0)
+		return -errno;
+	/* The rules' table keeps it; this descriptor can go. */
+	ret = bpf_map_update_elem(bpf_map__fd(c->skel->maps.sample_flows), &slot, &fd, BPF_ANY);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+int classifier_shared__add(struct classifier_shared *s, const struct tcspan_match_cfg *cfg,
+			   uint32_t flows, uint32_t *classid, const char *what,
+			   struct tcspan_error *err)
+{
+	struct shared_copy *c = s->n_copies ? &s->copies[s->n_copies - 1] : NULL;
+	libbpf_print_fn_t old;
+	uint32_t slot;
+	int ret = 0;
+
+	if (!c || c->used == c->size) {
+		load_log[0] = '\0';
+		old = libbpf_set_print(capture);
+		ret = shared_load(s, &c);
+		libbpf_set_print(old);
+		if (ret)
+			return load_error(ret, what, "the BPF classifier", err);
+	}
+	slot = c->used;
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.rules), &slot, cfg, BPF_ANY))
+		ret = -errno;
+	else if ((cfg->keys & TCSPAN_KEY_SAMPLE) && cfg->sample > 1)
+		ret = shared_flows(c, slot, flows);
+	if (ret) {
+		char hint[192] = "";
+
 		if (ret == -EPERM)
 			eperm_hint(hint, sizeof(hint));
-		if (m->has_bpf)
-			return tcspan_error__add(err, ret < 0 ? ret : -EINVAL,
-						 "%scannot load program \"%s\" of \"%s\": %s%s%s%s",
-						 what, obj ? obj->program : "?", m->bpf_object,
-						 strerror(ret < 0 ? -ret : EINVAL), hint,
-						 load_log[0] ? ": " : "", load_log);
-		return tcspan_error__add(err, ret < 0 ? ret : -EINVAL,
-					 "%scannot load the BPF classifier: %s%s%s%s", what,
-					 strerror(ret < 0 ? -ret : EINVAL), hint,
-					 load_log[0] ? ": " : "", load_log);
+		return tcspan_error__add(err, ret, "%scannot fill the BPF classifier's tables: %s%s",
+					 what, strerror(-ret), hint);
 	}
-	return fd;
+	c->used++;
+	if (s->left)
+		s->left--;
+	*classid = slot;
+	return bpf_program__fd(c->skel->progs.tcspan_classify);
 }

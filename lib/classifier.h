@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The BPF classifier of a rule with `match:`: the rule's keys as the
- * program's .rodata (struct tcspan_match_cfg), and the program loaded from
- * the skeleton that the library embeds.  The conversion is pure, so that
+ * The BPF classifier of a rule with `match:`: the rule's keys as a slot of
+ * the program's rule table (struct tcspan_match_cfg), and the program
+ * loaded from the skeleton that the library embeds; or the user's own
+ * program (match.bpf).  The conversion of keys is pure, so that
  * the planner can hash a rule's keys into its cookie and see a change of
  * `match` from the kernel alone.
  */
@@ -49,14 +50,43 @@ int classifier_object_read(const struct tcspan_match *m, const char *what,
 void classifier_object_free(struct classifier_object *obj);
 
 /*
- * Load the classifier for `m`: the built-in one with m's keys, or for
- * match.bpf the program of `obj` (read by classifier_object_read(); only
- * that program is loaded, with the object's maps).  Returns a program fd
- * (O_CLOEXEC) that the caller closes, or a negative errno with the
- * loader's (libbpf's, the verifier's) last lines in err, after `what`.
+ * Load the program of a match.bpf object `obj` (read from `path` by
+ * classifier_object_read(); only that program is loaded, with the object's
+ * maps).  Returns a program fd (O_CLOEXEC) that the caller closes, or a
+ * negative errno with the loader's (libbpf's, the verifier's) last lines
+ * in err, after `what`.
  */
-int classifier_load(const struct tcspan_match *m, const struct classifier_object *obj,
-		    const char *what, struct tcspan_error *err);
+int classifier_load_object(const char *path, const struct classifier_object *obj,
+			   const char *what, struct tcspan_error *err);
+
+/*
+ * The built-in classifier, shared by the rules of one apply: verifying a
+ * program per rule would cost milliseconds each, so one program is loaded
+ * (on the first rule) and each rule's keys go into a slot of its table.  A
+ * filter passes its slot to the program as its classid (TCA_BPF_CLASSID),
+ * which cls_bpf gives the program in skb->tc_classid; that is 16 bits, so
+ * past CLASSIFIER_SLOTS rules another copy is loaded.  A rule that samples
+ * gets its own flow table of its sample_flows entries.  What the filters
+ * use lives on after classifier_shared__free(): the kernel frees a copy
+ * and its tables with the last filter that runs it.
+ */
+#define CLASSIFIER_SLOTS 65536u
+
+struct classifier_shared;
+
+/* For about `rules` rules (it sizes the tables; more still work). */
+struct classifier_shared *classifier_shared__new(uint32_t rules);
+void classifier_shared__free(struct classifier_shared *s);
+
+/*
+ * Give a rule with keys `cfg` (classifier_cfg()) and flow table size
+ * `flows` (classifier_sample_flows()) a slot: returns the fd of the program
+ * to attach (owned by `s`, valid until classifier_shared__free()) and the
+ * classid in *classid, or a negative errno with a message after `what`.
+ */
+int classifier_shared__add(struct classifier_shared *s, const struct tcspan_match_cfg *cfg,
+			   uint32_t flows, uint32_t *classid, const char *what,
+			   struct tcspan_error *err);
 
 /*
  * What to tell a user whose load failed with EPERM on kernel `release`

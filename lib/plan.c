@@ -1170,23 +1170,42 @@ static void plan_stale_filters(struct planner *p, char **hooks_done, size_t n_do
 
 	for (i = 0; i < p->obs->n_ns; i++) {
 		const struct observed_netns *o = &p->obs->ns[i];
+		/* A dump lists a hook's filters together, by prio: what holds
+		 * for one (its device, hook, prio) is looked up once. */
+		const struct tc_filter *last = NULL;
+		const struct link_dev *d = NULL;
+		bool stale = false, prio_seen = false;
 
 		for (j = 0; j < o->n_filters; j++) {
 			const struct tc_filter *f = &o->filters[j];
-			const struct link_dev *d = link_table__by_ifindex(&o->links, f->ifindex);
 			char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 24];
 
-			if (!is_ours(p, f) || !d || is_fresh(p, o->name, d->name) ||
-			    is_doomed(p, o->name, d->name))
+			if (!is_ours(p, f))
 				continue;
-			snprintf(key, sizeof(key), "%s/%s %u", o->name, d->name, f->hook);
-			if (in_list(hooks_done, n_done, key))
+			if (!last || last->ifindex != f->ifindex || last->hook != f->hook) {
+				d = link_table__by_ifindex(&o->links, f->ifindex);
+				stale = d && !is_fresh(p, o->name, d->name) &&
+					!is_doomed(p, o->name, d->name);
+				if (stale) {
+					snprintf(key, sizeof(key), "%s/%s %u", o->name, d->name,
+						 f->hook);
+					stale = !in_list(hooks_done, n_done, key);
+				}
+				prio_seen = false;
+			} else if (last->prio != f->prio) {
+				prio_seen = false;
+			}
+			last = f;
+			if (!stale)
 				continue;
 			filter_del(p, o->name, d->name, f);
 			/* The emptied u32 instance goes too, once per prio. */
+			if (prio_seen || strcmp(f->kind, "u32"))
+				continue;
+			prio_seen = true;
 			snprintf(key, sizeof(key), "%s/%s %u %u", o->name, d->name, f->hook,
 				 f->prio);
-			if (strcmp(f->kind, "u32") || in_list(emptied, n_emptied, key))
+			if (in_list(emptied, n_emptied, key))
 				continue;
 			add_to_list(p, &emptied, &n_emptied, key);
 			prio_del(p, o->name, d->name, f->hook, f->prio);
@@ -1197,10 +1216,52 @@ static void plan_stale_filters(struct planner *p, char **hooks_done, size_t n_do
 	free(emptied);
 }
 
+/* A clsact that goes, by device: the filters it takes with it. */
+struct cover {
+	char netns[TCSPAN_NETNS_NAME_MAX + 1];
+	char dev[IFNAMSIZ];
+	uint32_t id;
+};
+
+static int compare_cover(const void *x, const void *y)
+{
+	const struct cover *a = x, *b = y;
+	int c = strcmp(a->netns, b->netns);
+
+	return c ? c : strcmp(a->dev, b->dev);
+}
+
+/*
+ * The filter and prio deletes on a device whose clsact goes: the kernel
+ * takes them with the qdisc, at the cost of one message.  They stay in the
+ * plan, numbered after their clsact's delete, for the undo.
+ */
+static void mark_covered(struct planner *p, struct cover *c, size_t n)
+{
+	struct kop *op;
+	struct cover key, *hit;
+	size_t i;
+
+	if (!n)
+		return;
+	qsort(c, n, sizeof(*c), compare_cover);
+	for (i = 0; i < p->res->n_ops; i++) {
+		op = &p->res->ops[i];
+		if (op->type != KOP_FILTER_DEL && op->type != KOP_PRIO_DEL)
+			continue;
+		memcpy(key.netns, op->netns, sizeof(key.netns));
+		memcpy(key.dev, op->dev, sizeof(key.dev));
+		hit = bsearch(&key, c, n, sizeof(*c), compare_cover);
+		if (hit)
+			op->cover = hit->id;
+	}
+}
+
 /* clsact qdiscs that tcspan created and that hold nothing else now. */
 static void plan_clsact_removal(struct planner *p)
 {
-	size_t i, j;
+	struct cover *covers = NULL, *grown;
+	size_t i, j, n_covers = 0;
 
 	for (i = 0; i < p->n_meta; i++) {
 		const struct meta_entry *e = &p->meta[i];
@@ -1227,13 +1288,23 @@ static void plan_clsact_removal(struct planner *p)
 			}
 			if (!foreign) {
 				op = push(p, KOP_CLSACT_DEL);
-				if (!op)
-					return;
+				grown = op ? realloc(covers, (n_covers + 1) * sizeof(*covers)) : NULL;
+				if (!grown) {
+					if (op)
+						p->error = -ENOMEM;
+					goto out;
+				}
+				covers = grown;
 				snprintf(op->netns, sizeof(op->netns), "%s", ep.netns);
 				snprintf(op->dev, sizeof(op->dev), "%s", ep.dev);
 				op->meta_kind = e->kind;
 				op->meta_id = e->id;
 				snprintf(op->text, sizeof(op->text), "%s", e->text);
+				op->cover = n_covers + 1;
+				memcpy(covers[n_covers].netns, op->netns, sizeof(op->netns));
+				memcpy(covers[n_covers].dev, op->dev, sizeof(op->dev));
+				covers[n_covers].id = op->cover;
+				n_covers++;
 			}
 		}
 		/* Forget it in any case: what is left is no longer ours alone. */
@@ -1241,11 +1312,14 @@ static void plan_clsact_removal(struct planner *p)
 			continue;
 		op = push(p, KOP_META_DEL);
 		if (!op)
-			return;
+			goto out;
 		op->meta_kind = e->kind;
 		op->meta_id = e->id;
 		snprintf(op->text, sizeof(op->text), "%s", e->text);
 	}
+	mark_covered(p, covers, n_covers);
+out:
+	free(covers);
 }
 
 /* ---- XDP --------------------------------------------------------------- */

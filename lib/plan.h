@@ -97,6 +97,11 @@ struct kop {
 	struct tc_cookie cookie;
 	struct tc_filter old;		/* what a replace or delete replaces */
 	bool new_prio;			/* an add that creates the u32 instance */
+	uint32_t cover;			/* CLSACT_DEL: its number (1...); FILTER_DEL,
+					 * PRIO_DEL: that of the CLSACT_DEL that
+					 * takes the filter with the qdisc, so that
+					 * the delete is not sent and stays only to
+					 * be undone (0: none) */
 	bool bpf;			/* add/replace: a cls_bpf filter */
 	const struct tcspan_match *match; /* bpf: the rule's keys (in the model) */
 	const struct classifier_object *object; /* match.bpf: the object read */

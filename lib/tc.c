@@ -158,7 +158,7 @@ fail:
 
 struct nl_msg *tc_msg_bpf_mirred(uint32_t ifindex, unsigned int hook,
 				 uint16_t prio, uint32_t handle, bool replace,
-				 int prog_fd, const char *name,
+				 int prog_fd, uint32_t classid, const char *name,
 				 const struct tc_mirred_spec *m,
 				 const struct tc_cookie *cookie)
 {
@@ -182,6 +182,7 @@ struct nl_msg *tc_msg_bpf_mirred(uint32_t ifindex, unsigned int hook,
 	 * classifies and the filter's actions run on a match. */
 	opts = nla_nest_start(msg, TCA_OPTIONS);
 	if (!opts || nla_put_u32(msg, TCA_BPF_FD, prog_fd) < 0 ||
+	    nla_put_u32(msg, TCA_BPF_CLASSID, classid) < 0 ||
 	    nla_put_string(msg, TCA_BPF_NAME, name) < 0 ||
 	    put_mirred(msg, TCA_BPF_ACT, m, cookie))
 		goto fail;
@@ -314,6 +315,8 @@ static int filter_cb(struct nlmsghdr *hdr, void *arg)
 				parse_actions(opt[TCA_BPF_ACT], f);
 			if (opt[TCA_BPF_ID])
 				f->prog_id = nla_get_u32(opt[TCA_BPF_ID]);
+			if (opt[TCA_BPF_CLASSID])
+				f->classid = nla_get_u32(opt[TCA_BPF_CLASSID]);
 			if (opt[TCA_BPF_NAME])
 				snprintf(f->bpf_name, sizeof(f->bpf_name), "%s",
 					 nla_get_string(opt[TCA_BPF_NAME]));

@@ -61,6 +61,7 @@ struct tc_filter {
 	struct tc_cookie cookie;
 	uint64_t packets, bytes;	/* the action's counters */
 	uint32_t prog_id;		/* bpf: the program (TCA_BPF_ID) */
+	uint32_t classid;		/* bpf: TCA_BPF_CLASSID, the rule's slot */
 	char bpf_name[96];		/* bpf: TCA_BPF_NAME, "tcspan:TOPO:RULE" */
 };
 
@@ -88,12 +89,14 @@ struct nl_msg *tc_msg_u32_mirred(uint32_t ifindex, unsigned int hook,
 
 /*
  * A cls_bpf filter in classifier mode (not direct-action) running the
- * program `prog_fd`, named `name`, with one mirred action and tcspan's
- * cookie; `replace` swaps program and action of the existing `handle`.
+ * program `prog_fd` with `classid` (the built-in classifier's slot of the
+ * rule, see classifier.h), named `name`, with one mirred action and
+ * tcspan's cookie; `replace` swaps program and action of the existing
+ * `handle`.
  */
 struct nl_msg *tc_msg_bpf_mirred(uint32_t ifindex, unsigned int hook,
 				 uint16_t prio, uint32_t handle, bool replace,
-				 int prog_fd, const char *name,
+				 int prog_fd, uint32_t classid, const char *name,
 				 const struct tc_mirred_spec *m,
 				 const struct tc_cookie *cookie);
 

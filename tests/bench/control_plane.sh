@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # make bench: the control plane, side by side in one run.  tcspan applying
-# N match-all redirect rules (and 1,000 with a five-key match against tc's
-# `bpf obj` lines of a classifier written for the same keys) (u32 + mirred egress redirect) against
-# `tc -batch` of the lines a user would write for the same rules (a clsact
-# per device, then `filter add ... u32 match u32 0 0 action mirred egress
-# redirect dev T` with kernel-chosen handles), at N = 100, 1,000 and 10,000
-# spread over 100 devices, and 10,000 on one device; then tcspan's no-op
-# re-apply, plan on an unchanged system and destroy (against `tc -batch`
-# deleting the qdiscs), and tcspan's peak RSS.  Each figure is the median
-# of RUNS runs.  Root; in a namespace of its own, removed on every way out.
+# N match-all redirect rules (u32 + mirred egress redirect), and 10,000
+# with a five-key match (against tc's `bpf obj` lines of a classifier
+# written for the same keys), against `tc -batch` of the lines a user would
+# write for the same rules (a clsact per device, then `filter add ...
+# u32 match u32 0 0 action mirred egress redirect dev T` with kernel-chosen
+# handles), at N = 100, 1,000 and 10,000 spread over 100 devices, and
+# 10,000 on one device; then tcspan's no-op re-apply, plan on an unchanged
+# system and destroy, against two ways of taking the rules down with
+# `tc -batch`: a `filter del` line per filter (by the handle the kernel
+# chose), and a `qdisc del` per device; and tcspan's peak RSS.  Each
+# figure is the median of RUNS runs.  Root; in a namespace of its own,
+# removed on every way out.
 #
 #   control_plane.sh TCSPAN [--quick] [--json FILE]
 set -u
@@ -126,6 +129,17 @@ ms() {
 	awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1e6 }'
 }
 
+# filter_dels SPREAD: $WORK/fdel.tc, a `filter del` line for each filter
+# with an action on the sources, by the handle the kernel gave it.
+filter_dels() {
+	local d
+	for ((d = 0; d < $1; d++)); do
+		tc -n "$NS" -j filter show dev "d$d" ingress | jq -r --arg d "d$d" \
+			'.[] | select(.options.actions != null) |
+			"filter del dev \($d) ingress prio \(.pref) handle \(.options.fh // .options.handle) \(.kind)"'
+	done >"$WORK/fdel.tc"
+}
+
 # filters: the filters with an action on the sources (a check that both
 # sides made all of them).
 filters() {
@@ -142,13 +156,19 @@ JSON_ROWS=()
 # case LABEL N SPREAD [bpf]
 bench_case() {
 	local label=$1 n=$2 spread=$3 r
-	local tc_add=() tc_del=() ap=() noop=() pl=() de=() rss=()
+	local tc_add=() tc_del=() tc_fdel=() ap=() noop=() pl=() de=() rss=()
 	files "$n" "$spread" "${4:-}"
 	for ((r = 0; r < RUNS; r++)); do
 		tc_add+=("$(ms tc -n "$NS" -batch "$WORK/add.tc")")
 		[ "$r" = 0 ] && [ "$(filters "$spread")" != "$n" ] &&
 			{ echo "bench: tc -batch made $(filters "$spread") filters, not $n" >&2; exit 1; }
 		tc_del+=("$(ms tc -n "$NS" -batch "$WORK/del.tc")")
+		ms tc -n "$NS" -batch "$WORK/add.tc" >/dev/null
+		[ "$r" = 0 ] && filter_dels "$spread"
+		tc_fdel+=("$(ms tc -n "$NS" -batch "$WORK/fdel.tc")")
+		[ "$r" = 0 ] && [ "$(filters "$spread")" != 0 ] &&
+			{ echo "bench: tc -batch left $(filters "$spread") filters" >&2; exit 1; }
+		ms tc -n "$NS" -batch "$WORK/del.tc" >/dev/null
 		ap+=("$(ms "$TCSPAN" -q apply "$WORK/t.yaml")")
 		[ "$r" = 0 ] && [ "$(filters "$spread")" != "$n" ] &&
 			{ echo "bench: tcspan made $(filters "$spread") filters, not $n" >&2; exit 1; }
@@ -159,16 +179,17 @@ bench_case() {
 	# Peak RSS of an apply, by GNU time (kB).
 	rss=$( { /usr/bin/time -f '%M' "$TCSPAN" -q apply "$WORK/t.yaml" >/dev/null; } 2>&1 | tail -1)
 	"$TCSPAN" -q destroy "$TOPO" >/dev/null
-	local m_tc m_del m_ap m_noop m_pl m_de
+	local m_tc m_del m_fdel m_ap m_noop m_pl m_de
 	m_tc=$(median "${tc_add[@]}") m_del=$(median "${tc_del[@]}") m_ap=$(median "${ap[@]}")
+	m_fdel=$(median "${tc_fdel[@]}")
 	m_noop=$(median "${noop[@]}") m_pl=$(median "${pl[@]}") m_de=$(median "${de[@]}")
 	ROWS+=("$(awk -v l="$label" -v tc="$m_tc" -v ap="$m_ap" -v no="$m_noop" -v pl="$m_pl" \
-		-v del="$m_del" -v de="$m_de" -v rss="$rss" -v n="$n" 'BEGIN {
-		printf "  %-22s %9.1f %9.1f %6.2fx %8.0f/s %8.1f %5.1f%% %8.1f %5.1f%% %8.1f %8.1f %6.2fx %7.1f\n",
+		-v del="$m_del" -v fdel="$m_fdel" -v de="$m_de" -v rss="$rss" -v n="$n" 'BEGIN {
+		printf "  %-22s %9.1f %9.1f %6.2fx %8.0f/s %8.1f %5.1f%% %8.1f %5.1f%% %8.1f %8.1f %8.1f %6.2fx %6.2fx %7.1f\n",
 			l, tc, ap, ap / tc, n / ap * 1000, no, no / ap * 100, pl, pl / ap * 100,
-			del, de, de / del, rss / 1024 }')")
-	JSON_ROWS+=("$(printf '{"case": "%s", "rules": %d, "devices": %d, "tc_batch_add_ms": %s, "apply_ms": %s, "noop_apply_ms": %s, "plan_ms": %s, "tc_batch_del_ms": %s, "destroy_ms": %s, "apply_peak_rss_kb": %s}' \
-		"$label" "$n" "$spread" "$m_tc" "$m_ap" "$m_noop" "$m_pl" "$m_del" "$m_de" "$rss")")
+			fdel, del, de, de / fdel, de / del, rss / 1024 }')")
+	JSON_ROWS+=("$(printf '{"case": "%s", "rules": %d, "devices": %d, "tc_batch_add_ms": %s, "apply_ms": %s, "noop_apply_ms": %s, "plan_ms": %s, "tc_batch_filter_del_ms": %s, "tc_batch_qdisc_del_ms": %s, "destroy_ms": %s, "apply_peak_rss_kb": %s}' \
+		"$label" "$n" "$spread" "$m_tc" "$m_ap" "$m_noop" "$m_pl" "$m_fdel" "$m_del" "$m_de" "$rss")")
 }
 
 if [ "$QUICK" = 1 ]; then
@@ -179,13 +200,15 @@ else
 	bench_case "1,000 on 100 devices" 1000 100
 	bench_case "10,000 on 100 devices" 10000 100
 	bench_case "10,000 on one device" 10000 1
-	bench_case "bpf: 1,000 on 10 devices" 1000 10 bpf
+	bench_case "bpf: 10,000 on 100 devices" 10000 100 bpf
 fi
 
 echo "Control plane: redirect rules, tcspan against tc -batch (median of $RUNS, ms);"
 echo "match-all (u32), and \"bpf:\" five keys (tcspan's match, tc's bpf obj of a classifier written for them)"
-printf "  %-22s %9s %9s %7s %10s %8s %6s %8s %6s %8s %8s %7s %7s\n" "rules" "tc-batch" \
-	"apply" "ratio" "rate" "no-op" "/apply" "plan" "/apply" "tc-del" "destroy" "ratio" "RSS MiB"
+echo "destroy against tc -batch deleting each filter (f-del) and deleting each device's clsact (q-del)"
+printf "  %-22s %9s %9s %7s %10s %8s %6s %8s %6s %8s %8s %8s %7s %7s %7s\n" "rules" "tc-batch" \
+	"apply" "ratio" "rate" "no-op" "/apply" "plan" "/apply" "f-del" "q-del" "destroy" "/f-del" \
+	"/q-del" "RSS MiB"
 printf '%s\n' "${ROWS[@]}"
 if [ -n "$JSON" ]; then
 	{

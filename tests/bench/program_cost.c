@@ -27,7 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "tcspan_match.h"
-#include "classifier.skel.h"
+#include "classifier.h"
 #include "tcspan_xdp.h"
 #include "xdp.skel.h"
 
@@ -97,17 +97,21 @@ static int trivial_program(enum bpf_prog_type type, int verdict)
 			     NULL);
 }
 
-/* tcspan's classifier with `cfg`; returns its program fd, the skeleton kept. */
-static int tcspan_program(const struct tcspan_match_cfg *cfg, struct tcspan_classifier **skel)
+/* tcspan's classifier with `cfg` in slot 0 (the classid of a test run), as
+ * the library loads it; returns its program fd, owned by *shared. */
+static int tcspan_program(const struct tcspan_match_cfg *cfg, struct classifier_shared **shared)
 {
-	*skel = tcspan_classifier__open();
-	if (!*skel)
-		return -errno;
-	memcpy((void *)&(*skel)->rodata->cfg, cfg, sizeof(*cfg));
-	bpf_map__set_max_entries((*skel)->maps.sample_flows, 1);
-	if (tcspan_classifier__load(*skel))
-		return -errno;
-	return bpf_program__fd((*skel)->progs.tcspan_classify);
+	struct tcspan_error *err = tcspan_error__new();
+	uint32_t classid;
+	int fd = -ENOMEM;
+
+	*shared = classifier_shared__new(1);
+	if (*shared && err)
+		fd = classifier_shared__add(*shared, cfg, 1, &classid, "", err);
+	if (fd < 0 && err && tcspan_error__count(err))
+		fprintf(stderr, "program_cost: %s\n", tcspan_error__message(err, 0));
+	tcspan_error__free(err);
+	return fd;
 }
 
 /* tcspan's XDP program with one entry (`cfg`, redirect to the loopback
@@ -135,7 +139,7 @@ static int tcspan_xdp_program(const struct tcspan_match_cfg *cfg, struct tcspan_
 
 int main(int argc, char **argv)
 {
-	struct tcspan_classifier *all = NULL, *five = NULL;
+	struct classifier_shared *all = NULL, *five = NULL;
 	struct tcspan_xdp *xdp_all = NULL, *xdp_five = NULL;
 	struct tcspan_match_cfg cfg_all = {}, cfg_five = {};
 	const char *json = NULL;
@@ -215,8 +219,8 @@ out:
 	for (i = 0; i < PROGS; i += 3)
 		if (fd[i] >= 0)
 			close(fd[i]);
-	tcspan_classifier__destroy(all);
-	tcspan_classifier__destroy(five);
+	classifier_shared__free(all);
+	classifier_shared__free(five);
 	tcspan_xdp__destroy(xdp_all);
 	tcspan_xdp__destroy(xdp_five);
 	return status;

@@ -156,6 +156,60 @@ out=$("$TCSPAN" apply "$WORK/t.yaml" 2>&1) || fail "apply an IPv6 src rule" "$ou
 got=$(count_udp "2001:db8:1::2 5001 $N" "198.18.0.2 5001 $M")
 check "src 2001:db8:1::/64: the monitor gets exactly the IPv6 datagrams" "$N" "$got"
 
+# --- several rules, one program ---------------------------------------------------
+# One apply loads the classifier once: each rule's keys are a slot of its
+# table, chosen by the filter's classid.  A later apply that changes one
+# rule gives it a new copy; the others keep theirs.
+several() { # PORT3
+	write_topology "{ protocol: udp, dst_port: 5001 }"
+	for r in "p2 5002" "p3 $1"; do
+		cat >>"$WORK/t.yaml" <<EOF
+  - name: ${r% *}
+    action: mirror
+    from: $S/eth0
+    direction: ingress
+    to: $S/mon0
+    match: { protocol: udp, dst_port: ${r#* } }
+EOF
+	done
+}
+# stats_of: "WEB P2 P3", the packets each rule took so far.
+stats_of() {
+	"$TCSPAN" -j stats "$T" | jq -r '[.topologies[0].rules[] | {(.name): .packets}] | add |
+		"\(.web) \(.p2) \(.p3)"'
+}
+# Each rule's delta between two stats_of lines.
+delta() { paste -d' ' <(tr ' ' '\n' <<<"$1") <(tr ' ' '\n' <<<"$2") | awk '{ printf "%s%d", (NR > 1 ? " " : ""), $2 - $1 }'; }
+# "PROGRAM_ID CLASSID" of every bpf filter, by prio.
+filters_of() {
+	in_ns "$S" tc -j filter show dev eth0 ingress |
+		jq -r '[.[] | select(.kind == "bpf" and .options.actions != null)] | sort_by(.pref) |
+			map("\(.options.prog.id) \(.options.flowid)") | join(",")'
+}
+"$TCSPAN" destroy "$T" >/dev/null 2>&1
+several 5003
+out=$("$TCSPAN" apply "$WORK/t.yaml" 2>&1) || fail "apply three match rules" "$out"
+prepare_hosts
+fl=$(filters_of)
+ids=$(tr ',' '\n' <<<"$fl" | cut -d' ' -f1 | sort -u | wc -l)
+classids=$(tr ',' '\n' <<<"$fl" | cut -d' ' -f2 | sort -u | wc -l)
+check "three rules of one apply run one program, each with its own classid" "1 3" \
+	"$ids $classids"
+a=$(stats_of)
+count_udp "198.18.0.2 5001 3" "198.18.0.2 5002 5" "198.18.0.2 5003 7" "198.18.0.2 5004 2" >/dev/null
+b=$(stats_of)
+check "each rule takes its own port's datagrams (3, 5, 7)" "3 5 7" "$(delta "$a" "$b")"
+several 5004
+out=$("$TCSPAN" apply "$WORK/t.yaml" 2>&1) || fail "apply a changed third rule" "$out"
+fl2=$(filters_of)
+check "the changed rule runs a new copy, the others keep theirs" \
+	"$(cut -d, -f1-2 <<<"$fl") new" \
+	"$(cut -d, -f1-2 <<<"$fl2") $([ "$(cut -d' ' -f1 <<<"${fl2##*,}")" != "$(cut -d' ' -f1 <<<"${fl%%,*}")" ] && echo new)"
+a=$(stats_of)
+count_udp "198.18.0.2 5001 3" "198.18.0.2 5002 5" "198.18.0.2 5003 7" "198.18.0.2 5004 2" >/dev/null
+b=$(stats_of)
+check "after the change: 3, 5, and the new port's 2" "3 5 2" "$(delta "$a" "$b")"
+
 # --- destroy -----------------------------------------------------------------------
 out=$("$TCSPAN" destroy "$T" 2>&1) || fail "destroy" "$out"
 # A program goes once the last filter lets go of it (freed after an RCU grace period).

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The tc classifier (bpf/classifier.bpf.c, bpf/tcspan_match.h) through
- * BPF_PROG_TEST_RUN: one program loaded per `match:`, with its keys in
- * .rodata as the library sets them, and crafted frames that it must take
- * (TC_ACT_UNSPEC, -1) or leave (0).  Needs root.
+ * BPF_PROG_TEST_RUN: the library's shared classifier (classifier.h) with
+ * one rule, in slot 0 (BPF_PROG_TEST_RUN runs with classid 0), and crafted
+ * frames that it must take (TC_ACT_UNSPEC, -1) or leave (0).  Needs root.
  *
  * Test names read "RULE: takes|leaves FRAME".
  *
@@ -24,7 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "tcspan_match.h"
-#include "classifier.skel.h"
+#include "classifier.h"
 #include "unit.h"
 
 /* The frame macros give defaults that a check then overrides. */
@@ -216,46 +216,66 @@ static void cidr(struct tcspan_match_cfg *cfg, bool dst, const char *text)
 	cfg->keys |= dst ? TCSPAN_KEY_DST : TCSPAN_KEY_SRC;
 }
 
-static struct tcspan_classifier *load(const struct tcspan_match_cfg *cfg, int *err)
-{
-	struct tcspan_classifier *skel;
+/* One rule loaded as the library loads it: the shared classifier, its slot. */
+struct loaded {
+	struct classifier_shared *shared;
+	int prog_fd;
+	uint32_t classid;
+};
 
-	skel = tcspan_classifier__open();
-	if (!skel) {
-		*err = -errno;
-		return NULL;
+static void unload(struct loaded *l)
+{
+	if (l)
+		classifier_shared__free(l->shared);
+	free(l);
+}
+
+static struct loaded *load_flows(const struct tcspan_match_cfg *cfg, uint32_t flows, int *err)
+{
+	struct loaded *l = calloc(1, sizeof(*l));
+	struct tcspan_error *e = tcspan_error__new();
+
+	*err = -ENOMEM;
+	if (l && e)
+		l->shared = classifier_shared__new(1);
+	if (l && l->shared) {
+		l->prog_fd = classifier_shared__add(l->shared, cfg, flows, &l->classid, "", e);
+		*err = l->prog_fd < 0 ? l->prog_fd : l->classid ? -ERANGE : 0;
 	}
-	memcpy(&skel->rodata->cfg, cfg, sizeof(*cfg));
-	/* As the library does: the flow map costs memory only where it is used. */
-	if (!(cfg->keys & TCSPAN_KEY_SAMPLE))
-		bpf_map__set_max_entries(skel->maps.sample_flows, 1);
-	*err = tcspan_classifier__load(skel);
+	if (*err && e && tcspan_error__count(e))
+		fprintf(stderr, "%s\n", tcspan_error__message(e, 0));
+	tcspan_error__free(e);
 	if (*err) {
-		tcspan_classifier__destroy(skel);
+		unload(l);
 		return NULL;
 	}
-	return skel;
+	return l;
+}
+
+static struct loaded *load(const struct tcspan_match_cfg *cfg, int *err)
+{
+	return load_flows(cfg, TCSPAN_SAMPLE_FLOWS, err);
 }
 
 /* The program's verdict on `f`: TAKE, LEAVE, or a negative errno. */
-static int classify(struct tcspan_classifier *skel, const struct frame *f)
+static int classify(struct loaded *l, const struct frame *f)
 {
 	/* Not needed, but valgrind checks data_out even when it is NULL. */
 	unsigned char out[sizeof(f->b)];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->b, .data_size_in = f->len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 
-	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.tcspan_classify), &opts))
+	if (bpf_prog_test_run_opts(l->prog_fd, &opts))
 		return -errno;
 	return (int)opts.retval == TAKE ? TAKE : opts.retval == 0 ? LEAVE : -ERANGE;
 }
 
-static int classify_spec(struct tcspan_classifier *skel, const struct frame_spec *s)
+static int classify_spec(struct loaded *l, const struct frame_spec *s)
 {
 	struct frame f;
 
 	build(s, &f);
-	return classify(skel, &f);
+	return classify(l, &f);
 }
 
 /* ---- table-driven checks ----------------------------------------------------- */
@@ -286,24 +306,24 @@ static const char *verdict_str(int v)
 static void run_checks(const char *rule, const struct tcspan_match_cfg *cfg,
 		       const struct check *checks, size_t n)
 {
-	struct tcspan_classifier *skel;
+	struct loaded *l;
 	char name[256];
 	size_t i;
 	int err, v;
 
-	skel = load(cfg, &err);
-	if (!skel) {
+	l = load(cfg, &err);
+	if (!l) {
 		snprintf(name, sizeof(name), "%s: loads", rule);
 		unit_result(0, name, "load failed: %d", err);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		v = classify_spec(skel, &checks[i].spec);
+		v = classify_spec(l, &checks[i].spec);
 		snprintf(name, sizeof(name), "%s: %s %s", rule,
 			 checks[i].want == TAKE ? "takes" : "leaves", checks[i].frame);
 		unit_result(v == checks[i].want, name, "the program %s", verdict_str(v));
 	}
-	tcspan_classifier__destroy(skel);
+	unload(l);
 }
 
 #define RUN(rule, cfg, ...) do {						\
@@ -747,7 +767,7 @@ static void test_and(void)
 /* Every key and both lists full: the largest program the verifier walks. */
 static void test_largest(void)
 {
-	struct tcspan_classifier *skel;
+	struct loaded *rule;
 	struct tcspan_match_cfg cfg;
 	struct bpf_prog_info info;
 	__u32 info_len = sizeof(info);
@@ -788,29 +808,62 @@ static void test_largest(void)
 
 	/* With sampling on too, so that every part of the program is there. */
 	cfg.sample = 100;
-	skel = load(&cfg, &err);
+	rule = load(&cfg, &err);
 	memset(&info, 0, sizeof(info));
-	if (skel)
-		err = bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.tcspan_classify),
-					      &info, &info_len);
+	if (rule)
+		err = bpf_obj_get_info_by_fd(rule->prog_fd, &info, &info_len);
 	/*
 	 * Not a timing: a guard against changes that make the verifier's
 	 * paths multiply, well before its limit of 1,000,000.
 	 */
-	unit_result(skel && !err && info.verified_insns < 200000,
+	unit_result(rule && !err && info.verified_insns < 200000,
 		    "every key and 64+64 prefixes: the verifier walks under 200,000 instructions",
 		    "err %d, verified_insns %u", err, info.verified_insns);
-	tcspan_classifier__destroy(skel);
+	unload(rule);
 }
 
 /* ---- sample ------------------------------------------------------------------ */
 
-static size_t count_flows(struct tcspan_classifier *skel)
+/*
+ * The flow table of slot 0, found from the program as a user would with
+ * bpftool: its map "sample_flows", the inner map's id there; -ENOENT when
+ * the rule has none.
+ */
+static int flows_fd(const struct loaded *l)
+{
+	struct bpf_prog_info info;
+	struct bpf_map_info mi;
+	__u32 ids[8], len = sizeof(info), mlen, i, key = 0, inner;
+	int fd, ret = -ENOENT;
+
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 8;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(l->prog_fd, &info, &len))
+		return -errno;
+	for (i = 0; i < info.nr_map_ids && i < 8 && ret == -ENOENT; i++) {
+		fd = bpf_map_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			return -errno;
+		memset(&mi, 0, sizeof(mi));
+		mlen = sizeof(mi);
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, "sample_flows") &&
+		    !bpf_map_lookup_elem(fd, &key, &inner))
+			ret = bpf_map_get_fd_by_id(inner);
+		close(fd);
+	}
+	return ret;
+}
+
+/* Flows remembered in slot 0's table (0 without one). */
+static size_t count_flows(const struct loaded *l)
 {
 	struct tcspan_flow_key key, next;
-	int fd = bpf_map__fd(skel->maps.sample_flows);
+	int fd = flows_fd(l);
 	size_t n = 0;
 
+	if (fd < 0)
+		return 0;
 	/*
 	 * A key that is not there starts the walk, as NULL would (valgrind
 	 * flags NULL); no frame of these tests has ether_type 0xffff.
@@ -820,6 +873,7 @@ static size_t count_flows(struct tcspan_classifier *skel)
 		key = next;
 		n++;
 	}
+	close(fd);
 	return n;
 }
 
@@ -837,7 +891,7 @@ static void flow_spec(struct frame_spec *s, unsigned int i, char *src)
 
 static void test_sample_one(void)
 {
-	struct tcspan_classifier *skel;
+	struct loaded *rule;
 	struct tcspan_match_cfg cfg = match_cfg(TCSPAN_KEY_SAMPLE);
 	struct frame_spec s;
 	char src[INET_ADDRSTRLEN];
@@ -845,16 +899,16 @@ static void test_sample_one(void)
 	int err;
 
 	cfg.sample = 1;
-	skel = load(&cfg, &err);
-	for (i = 0; skel && i < 500; i++) {
+	rule = load(&cfg, &err);
+	for (i = 0; rule && i < 500; i++) {
 		flow_spec(&s, i, src);
-		kept += classify_spec(skel, &s) == TAKE;
+		kept += classify_spec(rule, &s) == TAKE;
 	}
-	unit_result(skel && kept == 500, "sample 1: takes every one of 500 flows",
+	unit_result(rule && kept == 500, "sample 1: takes every one of 500 flows",
 		    "load %d, took %u", err, kept);
-	unit_result(skel && count_flows(skel) == 0, "sample 1: remembers no flows",
-		    "%zu flows in the map", skel ? count_flows(skel) : 0);
-	tcspan_classifier__destroy(skel);
+	unit_result(rule && flows_fd(rule) == -ENOENT, "sample 1: has no flow table",
+		    "flows_fd %d", rule ? flows_fd(rule) : 0);
+	unload(rule);
 }
 
 #define FLOWS 5000
@@ -862,7 +916,7 @@ static void test_sample_one(void)
 static void test_sample_ten(void)
 {
 	static int first[FLOWS];
-	struct tcspan_classifier *skel;
+	struct loaded *rule;
 	struct tcspan_match_cfg cfg = match_cfg(TCSPAN_KEY_SAMPLE);
 	struct frame_spec s;
 	char src[INET_ADDRSTRLEN];
@@ -874,14 +928,14 @@ static void test_sample_ten(void)
 	int err, v;
 
 	cfg.sample = 10;
-	skel = load(&cfg, &err);
-	if (!skel) {
+	rule = load(&cfg, &err);
+	if (!rule) {
 		unit_result(0, "sample 10: loads", "load failed: %d", err);
 		return;
 	}
 	for (i = 0; i < FLOWS; i++) {
 		flow_spec(&s, i, src);
-		first[i] = classify_spec(skel, &s);
+		first[i] = classify_spec(rule, &s);
 		errors += first[i] != TAKE && first[i] != LEAVE;
 		kept += first[i] == TAKE;
 	}
@@ -893,7 +947,7 @@ static void test_sample_ten(void)
 
 	for (i = 0; i < FLOWS; i++) {
 		flow_spec(&s, i, src);
-		v = classify_spec(skel, &s);
+		v = classify_spec(rule, &s);
 		if (first[i] == TAKE)
 			kept_again += v == TAKE;
 		else
@@ -905,7 +959,7 @@ static void test_sample_ten(void)
 		port = s.src_port;
 		s.src_port = s.dst_port;
 		s.dst_port = port;
-		replies += classify_spec(skel, &s) == first[i];
+		replies += classify_spec(rule, &s) == first[i];
 	}
 	unit_result(kept_again == kept, "sample 10: takes every later packet of a kept flow",
 		    "%u of %u kept flows taken again", kept_again, kept);
@@ -914,15 +968,15 @@ static void test_sample_ten(void)
 		    "%u of %u dropped flows left again", dropped_again, FLOWS - kept);
 	unit_result(replies == FLOWS, "sample 10: a reply gets its flow's decision",
 		    "%u of %u replies agreed", replies, FLOWS);
-	flows = count_flows(skel);
+	flows = count_flows(rule);
 	unit_result(flows == FLOWS, "sample 10: remembers one entry per flow, both directions",
 		    "%zu entries for %u flows", flows, FLOWS);
-	tcspan_classifier__destroy(skel);
+	unload(rule);
 }
 
 static void test_sample_scope(void)
 {
-	struct tcspan_classifier *skel;
+	struct loaded *rule;
 	struct tcspan_match_cfg cfg = match_cfg(TCSPAN_KEY_SAMPLE | TCSPAN_KEY_DST_PORT);
 	struct frame_spec s, later;
 	char src[INET_ADDRSTRLEN];
@@ -931,80 +985,80 @@ static void test_sample_scope(void)
 
 	cfg.sample = 10;
 	cfg.dst_port_first = cfg.dst_port_last = 443;
-	skel = load(&cfg, &err);
-	for (i = 0; skel && i < 500; i++) {
+	rule = load(&cfg, &err);
+	for (i = 0; rule && i < 500; i++) {
 		flow_spec(&s, i, src);
 		s.dst_port = 80;
-		taken += classify_spec(skel, &s) == TAKE;
+		taken += classify_spec(rule, &s) == TAKE;
 	}
-	unit_result(skel && !taken && count_flows(skel) == 0,
+	unit_result(rule && !taken && count_flows(rule) == 0,
 		    "sample 10, dst_port 443: frames another key leaves are neither taken nor remembered",
-		    "load %d, took %u, %zu flows remembered", err, taken, skel ? count_flows(skel) : 0);
-	tcspan_classifier__destroy(skel);
+		    "load %d, took %u, %zu flows remembered", err, taken, rule ? count_flows(rule) : 0);
+	unload(rule);
 
 	/* Fragments have no ports in the flow key: one decision per datagram. */
 	cfg = match_cfg(TCSPAN_KEY_SAMPLE | TCSPAN_KEY_PROTOCOL);
 	cfg.sample = 10;
 	cfg.protocol = IPPROTO_TCP;
-	skel = load(&cfg, &err);
-	for (i = 0; skel && i < 500; i++) {
+	rule = load(&cfg, &err);
+	for (i = 0; rule && i < 500; i++) {
 		flow_spec(&s, 2 * i, src);
 		s.more_fragments = true;
 		later = s;
 		later.more_fragments = false;
 		later.frag_offset = 185;
-		a = classify_spec(skel, &s);
-		b = classify_spec(skel, &later);
+		a = classify_spec(rule, &s);
+		b = classify_spec(rule, &later);
 		kept += a == TAKE;
 		agree += a == b && (a == TAKE || a == LEAVE);
 	}
-	unit_result(skel && agree == 500 && kept > 0 && kept < 500,
+	unit_result(rule && agree == 500 && kept > 0 && kept < 500,
 		    "sample 10: all fragments of a datagram share one decision",
 		    "load %d, %u of 500 pairs agreed, %u kept", err, agree, kept);
-	tcspan_classifier__destroy(skel);
+	unload(rule);
 
 	/* Frames that are not IP: a flow is (ether_type, MAC addresses). */
 	cfg = match_cfg(TCSPAN_KEY_SAMPLE);
 	cfg.sample = 10;
-	skel = load(&cfg, &err);
+	rule = load(&cfg, &err);
 	kept = 0;
-	for (i = 0; skel && i < 256; i++) {
+	for (i = 0; rule && i < 256; i++) {
 		memset(&s, 0, sizeof(s));
 		s.arp = true;
 		s.mac = i;
-		a = classify_spec(skel, &s);
-		b = classify_spec(skel, &s);
+		a = classify_spec(rule, &s);
+		b = classify_spec(rule, &s);
 		kept += a == TAKE;
 		consistent += a == b && (a == TAKE || a == LEAVE);
 	}
-	unit_result(skel && consistent == 256 && kept > 0 && kept < 256,
+	unit_result(rule && consistent == 256 && kept > 0 && kept < 256,
 		    "sample 10: ARP from 256 MAC addresses is sampled per address, consistently",
 		    "load %d, %u of 256 consistent, %u kept", err, consistent, kept);
-	tcspan_classifier__destroy(skel);
+	unload(rule);
 }
 
 static void test_sample_map_size(void)
 {
-	struct tcspan_classifier *skel;
+	struct tcspan_match_cfg cfg = match_cfg(TCSPAN_KEY_SAMPLE);
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
-	__u32 before;
-	int err = 0;
+	struct loaded *l;
+	int err, fd = -1;
 
-	skel = tcspan_classifier__open();
-	before = skel ? bpf_map__max_entries(skel->maps.sample_flows) : 0;
-	if (skel)
-		err = bpf_map__set_max_entries(skel->maps.sample_flows, 4096);
-	if (skel && !err)
-		err = tcspan_classifier__load(skel);
+	cfg.sample = 10;
+	l = load_flows(&cfg, 4096, &err);
 	memset(&info, 0, sizeof(info));
-	if (skel && !err)
-		err = bpf_obj_get_info_by_fd(bpf_map__fd(skel->maps.sample_flows), &info, &len);
-	unit_result(skel && !err && before == TCSPAN_SAMPLE_FLOWS && info.max_entries == 4096 &&
+	if (l)
+		fd = flows_fd(l);
+	if (fd >= 0)
+		err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	unit_result(l && fd >= 0 && !err && info.max_entries == 4096 &&
 		    info.type == BPF_MAP_TYPE_LRU_HASH,
-		    "sample: the flow map is an LRU hash of 65536 entries that the library may resize",
-		    "err %d, default %u, loaded %u, type %u", err, before, info.max_entries, info.type);
-	tcspan_classifier__destroy(skel);
+		    "sample: a rule's flow table is an LRU hash of its sample_flows entries",
+		    "err %d, fd %d, max_entries %u, type %u", err, fd, info.max_entries, info.type);
+	if (fd >= 0)
+		close(fd);
+	unload(l);
 }
 
 int main(void)

@@ -251,6 +251,49 @@ static void test_destroy(void)
 	teardown(&f);
 }
 
+/* A clsact of ours that goes takes our filters with it: their deletes are
+ * not sent (covered) but kept for the undo; a foreign filter keeps both. */
+static void test_destroy_covered(void)
+{
+	struct fixture f;
+	const struct kop *del, *prio, *qdisc;
+	struct tc_filter *t;
+	int ret;
+
+	setup(&f);
+	our_filter(&f, 0, "tap", TCSPAN_PRIO_INGRESS, 1, 3);
+	our_filter(&f, 1, "tap2", TCSPAN_PRIO_INGRESS, 2, 3);
+	meta(&f, TCSPAN_META_RULE, "tap");
+	meta(&f, TCSPAN_META_RULE, "tap2");
+	meta(&f, TCSPAN_META_CLSACT, "eth0");
+	ret = run(&f, true);
+	del = find_op(&f, KOP_FILTER_DEL, 1);
+	prio = find_op(&f, KOP_PRIO_DEL, 0);
+	qdisc = find_op(&f, KOP_CLSACT_DEL, 0);
+	unit_result(ret == 0 && count_ops(&f, KOP_FILTER_DEL) == 2 && del && prio && qdisc &&
+		    qdisc->cover == 1 && find_op(&f, KOP_FILTER_DEL, 0)->cover == 1 &&
+		    del->cover == 1 && prio->cover == 1 && !strcmp(del->old.kind, "u32"),
+		    "plan: destroy deletes our clsact; our filters' deletes are left to it, "
+		    "kept for the undo", "ret %d, cover %u %u %u", ret, del ? del->cover : 99,
+		    prio ? prio->cover : 99, qdisc ? qdisc->cover : 99);
+	teardown(&f);
+
+	setup(&f);
+	our_filter(&f, 0, "tap", TCSPAN_PRIO_INGRESS, 1, 3);
+	t = our_filter(&f, 1, "other", 5, 1, 3);
+	t->ours = false;
+	meta(&f, TCSPAN_META_RULE, "tap");
+	meta(&f, TCSPAN_META_CLSACT, "eth0");
+	ret = run(&f, true);
+	del = find_op(&f, KOP_FILTER_DEL, 0);
+	unit_result(ret == 0 && count_ops(&f, KOP_CLSACT_DEL) == 0 && del && !del->cover &&
+		    count_ops(&f, KOP_FILTER_DEL) == 1,
+		    "plan: with a foreign filter on it, the clsact stays and our filter's "
+		    "delete is sent", "ret %d, %zu clsact deletes, cover %u", ret,
+		    count_ops(&f, KOP_CLSACT_DEL), del ? del->cover : 99);
+	teardown(&f);
+}
+
 static void test_foreign_prio(void)
 {
 	struct fixture f;
@@ -1190,6 +1233,7 @@ int main(void)
 	test_change();
 	test_remove();
 	test_destroy();
+	test_destroy_covered();
 	test_foreign_prio();
 	test_priority_order();
 	test_many_rules();

@@ -117,6 +117,15 @@ files() {
 			echo "filter add dev d$((i % spread)) ingress prio 1 $cls action mirred egress redirect dev t0"
 		done
 	} >"$WORK/add.tc"
+	# tc keeps descriptors open for each `bpf obj` line of a batch: past
+	# about 9,000 lines it runs out of them here, so those lines are split
+	# over several `tc -batch` runs, as a user would have to.
+	rm -f "$WORK"/add.tc.*
+	if [ -n "$bpf" ]; then
+		split -l 4000 -d "$WORK/add.tc" "$WORK/add.tc."
+	else
+		cp "$WORK/add.tc" "$WORK/add.tc.00"
+	fi
 	for ((d = 0; d < spread; d++)); do echo "qdisc del dev d$d clsact"; done >"$WORK/del.tc"
 }
 
@@ -127,6 +136,14 @@ ms() {
 	"$@" >/dev/null 2>"$WORK/err" || { echo "bench: $* failed: $(head -3 "$WORK/err")" >&2; exit 1; }
 	t1=$(now_ns)
 	awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1e6 }'
+}
+
+# tc_batch FILE...: one `tc -batch` per file, in turn.
+tc_batch() {
+	local f
+	for f in "$@"; do
+		tc -n "$NS" -batch "$f" || return 1
+	done
 }
 
 # filter_dels SPREAD: $WORK/fdel.tc, a `filter del` line for each filter
@@ -159,11 +176,11 @@ bench_case() {
 	local tc_add=() tc_del=() tc_fdel=() ap=() noop=() pl=() de=() rss=()
 	files "$n" "$spread" "${4:-}"
 	for ((r = 0; r < RUNS; r++)); do
-		tc_add+=("$(ms tc -n "$NS" -batch "$WORK/add.tc")")
+		tc_add+=("$(ms tc_batch "$WORK"/add.tc.*)")
 		[ "$r" = 0 ] && [ "$(filters "$spread")" != "$n" ] &&
 			{ echo "bench: tc -batch made $(filters "$spread") filters, not $n" >&2; exit 1; }
 		tc_del+=("$(ms tc -n "$NS" -batch "$WORK/del.tc")")
-		ms tc -n "$NS" -batch "$WORK/add.tc" >/dev/null
+		ms tc_batch "$WORK"/add.tc.* >/dev/null
 		[ "$r" = 0 ] && filter_dels "$spread"
 		tc_fdel+=("$(ms tc -n "$NS" -batch "$WORK/fdel.tc")")
 		[ "$r" = 0 ] && [ "$(filters "$spread")" != 0 ] &&

@@ -35,6 +35,14 @@ struct run {
 	char **cache_ns;
 	struct link_table *cache;
 	size_t n_cache;
+	/* The last names resolved: ops come sorted, and a run of filters on
+	 * one device to one target needs no lookup past its first. */
+	struct resolved {
+		char netns[TCSPAN_NETNS_NAME_MAX + 1];
+		char dev[IFNAMSIZ];
+		int ifindex;		/* 0: empty */
+	} last[2];
+	unsigned int next_last;
 };
 
 static void drop_cache(struct run *r)
@@ -50,6 +58,7 @@ static void drop_cache(struct run *r)
 	r->cache_ns = NULL;
 	r->cache = NULL;
 	r->n_cache = 0;
+	memset(r->last, 0, sizeof(r->last));
 }
 
 static int resolve(struct run *r, const char *netns, const char *dev,
@@ -58,10 +67,16 @@ static int resolve(struct run *r, const char *netns, const char *dev,
 	const struct link_dev *d;
 	struct link_table *tables;
 	struct nl_conn *conn;
+	struct resolved *m;
 	char **names;
 	size_t i;
 	int ret;
 
+	for (i = 0; i < sizeof(r->last) / sizeof(r->last[0]); i++) {
+		m = &r->last[i];
+		if (m->ifindex && !strcmp(m->dev, dev) && !strcmp(m->netns, netns))
+			return m->ifindex;
+	}
 	for (i = 0; i < r->n_cache && strcmp(r->cache_ns[i], netns); i++)
 		;
 	if (i == r->n_cache) {
@@ -90,7 +105,11 @@ static int resolve(struct run *r, const char *netns, const char *dev,
 	if (!d)
 		return tcspan_error__add(err, -ENODEV, "device \"%s%s%s\" not found",
 					 netns, *netns ? "/" : "", dev);
-	return (int)d->ifindex;
+	m = &r->last[r->next_last++ % (sizeof(r->last) / sizeof(r->last[0]))];
+	snprintf(m->netns, sizeof(m->netns), "%s", netns);
+	snprintf(m->dev, sizeof(m->dev), "%s", dev);
+	m->ifindex = (int)d->ifindex;
+	return m->ifindex;
 }
 
 static const char *where(const struct run *r, const struct kop *op, char *buf, size_t size)
@@ -247,7 +266,8 @@ static struct nl_msg *tc_message(struct run *r, size_t i, bool undo,
 	ifindex = resolve(r, op->netns, op->dev, err);
 	if (ifindex < 0)
 		return NULL;
-	bpf_name(r, op, name, sizeof(name));
+	if (op->bpf || !strcmp(op->old.kind, "bpf"))
+		bpf_name(r, op, name, sizeof(name));
 	switch (op->type) {
 	case KOP_CLSACT_ADD:
 		return tc_msg_clsact(undo ? RTM_DELQDISC : RTM_NEWQDISC, ifindex);
@@ -458,7 +478,7 @@ static int delete_link(struct run *r, const struct kop *op, struct tcspan_error 
 	ret = read_dev(r, op, &d, err);
 	if (ret || !d)
 		return ret;
-	if (op->text[0] && strcmp(d->alias, op->text))
+	if (op->text && op->text[0] && strcmp(d->alias, op->text))
 		return tcspan_error__add(err, -EEXIST, "device \"%s%s%s\" changed since it "
 					 "was read (alias \"%s\"); not deleting it",
 					 op->netns, *op->netns ? "/" : "", op->dev, d->alias);

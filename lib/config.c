@@ -19,13 +19,36 @@
 /* What libyaml resolves the "!!" handle to. */
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
+/*
+ * Every node, string and array of a tree comes from one arena of chunks:
+ * a topology of 10,000 rules is some 130,000 nodes, and a malloc and a
+ * free for each of them (and for each string) cost as much as libyaml's
+ * own parse.  Nothing of a tree is freed before the whole tree is.
+ */
+struct config_chunk {
+	struct config_chunk *next;
+	size_t used;
+	size_t size;
+	void *data[];		/* nodes need no more alignment than a pointer */
+};
+
+#define CHUNK_SIZE (64u << 10)
+
 struct builder {
 	struct config_problems *problems;
+	struct config_chunk *chunks;
 	struct config_node *root;
 	/* The open mappings and sequences, outermost first. */
 	struct config_node *open[CONFIG_MAX_DEPTH];
 	/* For an open mapping: its key that still waits for a value. */
 	struct config_node *pending_key[CONFIG_MAX_DEPTH];
+	/*
+	 * The items or pairs of the open collection at each depth grow here
+	 * (one buffer per depth, reused by the next collection there); its
+	 * end copies them into the arena, at their final size.
+	 */
+	void *scratch[CONFIG_MAX_DEPTH];
+	size_t scratch_size[CONFIG_MAX_DEPTH];	/* bytes */
 	size_t depth;
 	size_t n_nodes;
 	bool stop;		/* a problem after which the tree is unusable */
@@ -133,22 +156,51 @@ void config_problems__free(struct config_problems *problems)
 	problems->count = problems->capacity = 0;
 }
 
-void config_node__free(struct config_node *node)
+void config_tree__free(struct config_tree *tree)
 {
-	size_t i;
+	struct config_chunk *c, *next;
 
-	if (!node)
+	if (!tree)
 		return;
-	for (i = 0; i < node->n_items; i++)
-		config_node__free(node->items[i]);
-	for (i = 0; i < node->n_pairs; i++) {
-		config_node__free(node->pairs[i].key);
-		config_node__free(node->pairs[i].value);
+	for (c = tree->chunks; c; c = next) {
+		next = c->next;
+		free(c);
 	}
-	free(node->items);
-	free(node->pairs);
-	free(node->value);
-	free(node);
+	tree->chunks = NULL;
+	tree->root = NULL;
+}
+
+static void *arena_alloc(struct builder *b, size_t size)
+{
+	const size_t align = sizeof(void *);
+	struct config_chunk *c = b->chunks;
+	size_t need = (size + align - 1) / align * align;
+	void *p;
+
+	if (!c || c->size - c->used < need) {
+		size_t size_c = need > CHUNK_SIZE ? need : CHUNK_SIZE;
+
+		c = malloc(sizeof(*c) + size_c);
+		if (!c) {
+			b->problems->out_of_memory = true;
+			b->stop = true;
+			return NULL;
+		}
+		c->used = 0;
+		c->size = size_c;
+		/* A large array gets a chunk of its own behind the current one,
+		 * so that the room left in that one is not lost. */
+		if (b->chunks && size_c > CHUNK_SIZE) {
+			c->next = b->chunks->next;
+			b->chunks->next = c;
+		} else {
+			c->next = b->chunks;
+			b->chunks = c;
+		}
+	}
+	p = (char *)c->data + c->used;
+	c->used += need;
+	return p;
 }
 
 bool config_node__is_null(const struct config_node *node)
@@ -288,12 +340,10 @@ static struct config_node *node_new(struct builder *b, enum config_node_kind kin
 		b->stop = true;
 		return NULL;
 	}
-	node = calloc(1, sizeof(*node));
-	if (!node) {
-		b->problems->out_of_memory = true;
-		b->stop = true;
+	node = arena_alloc(b, sizeof(*node));
+	if (!node)
 		return NULL;
-	}
+	memset(node, 0, sizeof(*node));
 	b->n_nodes++;
 	node->kind = kind;
 	node->line = mark->line + 1;
@@ -301,18 +351,43 @@ static struct config_node *node_new(struct builder *b, enum config_node_kind kin
 	return node;
 }
 
-static bool grow(void **array, size_t n, size_t size)
+/* Room for item `n` (of `size` bytes) in the scratch buffer of depth `d`. */
+static void *room(struct builder *b, size_t d, size_t n, size_t size)
 {
+	size_t want;
 	void *p;
 
-	/* Capacities are powers of two, so a count that is one needs more. */
-	if (n & (n - 1))
-		return true;
-	p = realloc(*array, (n ? n * 2 : 1) * size);
+	if ((n + 1) * size <= b->scratch_size[d])
+		return b->scratch[d];
+	want = b->scratch_size[d] ? 2 * b->scratch_size[d] : 16 * size;
+	p = realloc(b->scratch[d], want);
+	if (!p) {
+		b->problems->out_of_memory = true;
+		b->stop = true;
+		return NULL;
+	}
+	b->scratch[d] = p;
+	b->scratch_size[d] = want;
+	return p;
+}
+
+/* A collection is whole: its items or pairs move into the arena. */
+static void settle(struct builder *b, struct config_node *node)
+{
+	size_t bytes = node->kind == CONFIG_SEQUENCE ? node->n_items * sizeof(*node->items) :
+						       node->n_pairs * sizeof(*node->pairs);
+	void *p;
+
+	if (!bytes) {
+		node->items = NULL;
+		return;
+	}
+	p = arena_alloc(b, bytes);
 	if (!p)
-		return false;
-	*array = p;
-	return true;
+		return;
+	memcpy(p, node->kind == CONFIG_SEQUENCE ? (void *)node->items : (void *)node->pairs,
+	       bytes);
+	node->items = p;	/* the union: pairs too */
 }
 
 /* Hang a finished node into the open collection, or make it the root. */
@@ -328,8 +403,8 @@ static void attach(struct builder *b, struct config_node *node)
 	top = b->depth - 1;
 	parent = b->open[top];
 	if (parent->kind == CONFIG_SEQUENCE) {
-		if (!grow((void **)&parent->items, parent->n_items, sizeof(*parent->items)))
-			goto oom;
+		if (!(parent->items = room(b, top, parent->n_items, sizeof(*parent->items))))
+			return;
 		parent->items[parent->n_items++] = node;
 		return;
 	}
@@ -337,17 +412,12 @@ static void attach(struct builder *b, struct config_node *node)
 		b->pending_key[top] = node;
 		return;
 	}
-	if (!grow((void **)&parent->pairs, parent->n_pairs, sizeof(*parent->pairs)))
-		goto oom;
+	if (!(parent->pairs = room(b, top, parent->n_pairs, sizeof(*parent->pairs))))
+		return;
 	parent->pairs[parent->n_pairs].key = b->pending_key[top];
 	parent->pairs[parent->n_pairs].value = node;
 	parent->n_pairs++;
 	b->pending_key[top] = NULL;
-	return;
-oom:
-	config_node__free(node);
-	b->problems->out_of_memory = true;
-	b->stop = true;
 }
 
 struct key_ref {
@@ -368,10 +438,35 @@ static int compare_keys(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static bool same_key(const struct config_node *x, const struct config_node *y)
+{
+	return x->length == y->length && !memcmp(x->value, y->value, x->length);
+}
+
+/* Whether a small mapping is fine as it is: scalar keys, none twice. */
+#define SMALL_MAPPING 16
+
+static bool small_mapping_clean(const struct config_node *map)
+{
+	size_t i, j;
+
+	if (map->n_pairs > SMALL_MAPPING)
+		return false;
+	for (i = 0; i < map->n_pairs; i++) {
+		if (map->pairs[i].key->kind != CONFIG_SCALAR)
+			return false;
+		for (j = 0; j < i; j++)
+			if (same_key(map->pairs[i].key, map->pairs[j].key))
+				return false;
+	}
+	return true;
+}
+
 /*
  * A finished mapping keeps only pairs with a scalar key, the first of each
  * key.  Sorting finds duplicates in n log n: a hostile file may hold one
- * mapping with tens of thousands of keys.
+ * mapping with tens of thousands of keys.  What is dropped stays in the
+ * arena until the tree goes.
  */
 static void close_mapping(struct builder *b, struct config_node *map)
 {
@@ -379,7 +474,7 @@ static void close_mapping(struct builder *b, struct config_node *map)
 	bool *drop = NULL;
 	size_t i, n = 0, kept = 0;
 
-	if (!map->n_pairs)
+	if (!map->n_pairs || small_mapping_clean(map))
 		return;
 	refs = calloc(map->n_pairs, sizeof(*refs));
 	drop = calloc(map->n_pairs, sizeof(*drop));
@@ -407,8 +502,7 @@ static void close_mapping(struct builder *b, struct config_node *map)
 	for (i = 1; i < n; i++) {
 		const struct key_ref *first = &refs[i - 1];
 
-		if (refs[i].key->length != first->key->length ||
-		    memcmp(refs[i].key->value, first->key->value, first->key->length))
+		if (!same_key(refs[i].key, first->key))
 			continue;
 		/* Point every later copy at the first one, not at its neighbour. */
 		refs[i].key = first->key;
@@ -418,14 +512,9 @@ static void close_mapping(struct builder *b, struct config_node *map)
 				     first->key->value, first->key->line, first->key->column);
 		drop[refs[i].index] = true;
 	}
-	for (i = 0; i < map->n_pairs; i++) {
-		if (drop[i]) {
-			config_node__free(map->pairs[i].key);
-			config_node__free(map->pairs[i].value);
-			continue;
-		}
-		map->pairs[kept++] = map->pairs[i];
-	}
+	for (i = 0; i < map->n_pairs; i++)
+		if (!drop[i])
+			map->pairs[kept++] = map->pairs[i];
 	map->n_pairs = kept;
 out:
 	free(refs);
@@ -458,13 +547,9 @@ static void on_scalar(struct builder *b, const yaml_event_t *event)
 	node = node_new(b, CONFIG_SCALAR, &event->start_mark);
 	if (!node)
 		return;
-	node->value = malloc(length + 1);
-	if (!node->value) {
-		free(node);
-		b->problems->out_of_memory = true;
-		b->stop = true;
+	node->value = arena_alloc(b, length + 1);
+	if (!node->value)
 		return;
-	}
 	memcpy(node->value, value, length);
 	node->value[length] = '\0';
 	node->length = length;
@@ -512,10 +597,10 @@ static void on_end(struct builder *b)
 		return;
 	node = b->open[--b->depth];
 	/* libyaml never ends a mapping between a key and its value. */
-	config_node__free(b->pending_key[b->depth]);
 	b->pending_key[b->depth] = NULL;
 	if (node->kind == CONFIG_MAPPING)
 		close_mapping(b, node);
+	settle(b, node);
 }
 
 static void on_alias(struct builder *b, const yaml_event_t *event)
@@ -530,16 +615,19 @@ static void on_alias(struct builder *b, const yaml_event_t *event)
 		attach(b, node);
 }
 
-struct config_node *config_parse(const char *buf, size_t len,
-				 struct config_problems *problems)
+const struct config_node *config_parse(const char *buf, size_t len,
+				       struct config_problems *problems,
+				       struct config_tree *tree)
 {
 	struct builder b = { .problems = problems };
-	struct config_node *root = NULL;
 	unsigned int documents = 0;
 	yaml_parser_t parser;
 	yaml_event_t event;
 	bool done = false;
 	size_t i;
+
+	tree->root = NULL;
+	tree->chunks = NULL;
 
 	if (len > CONFIG_MAX_FILE_SIZE) {
 		config_problems__add(problems, 0, 0, "larger than %u MiB",
@@ -595,21 +683,18 @@ struct config_node *config_parse(const char *buf, size_t len,
 		yaml_event_delete(&event);
 	}
 	yaml_parser_delete(&parser);
+	for (i = 0; i < CONFIG_MAX_DEPTH; i++)
+		free(b.scratch[i]);
 	if (problems->too_many)
 		b.stop = true;
-	if (b.stop) {
-		/* Keys still waiting for a value are in no tree yet. */
-		for (i = 0; i < b.depth; i++)
-			config_node__free(b.pending_key[i]);
-		goto out;
-	}
+	/* The arena is the tree's even when there is no root to check. */
+	tree->chunks = b.chunks;
+	if (b.stop)
+		return NULL;
 	if (!documents || !b.root || config_node__is_null(b.root)) {
 		config_problems__add(problems, 1, 1, "empty file");
-		goto out;
+		return NULL;
 	}
-	root = b.root;
-	b.root = NULL;
-out:
-	config_node__free(b.root);
-	return root;
+	tree->root = b.root;
+	return tree->root;
 }

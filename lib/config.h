@@ -32,20 +32,23 @@ enum config_node_kind {
 
 struct config_pair;
 
+/* 48 bytes: a file of 10,000 rules is some 110,000 of them. */
 struct config_node {
 	enum config_node_kind kind;
 	unsigned int line;		/* 1-based */
 	unsigned int column;		/* 1-based, in characters */
 	/* CONFIG_SCALAR */
+	unsigned int length;
 	char *value;			/* NUL-terminated; never NULL */
-	size_t length;
 	bool quoted;			/* any style but plain */
-	/* CONFIG_SEQUENCE */
-	struct config_node **items;
-	size_t n_items;
-	/* CONFIG_MAPPING: in file order, keys unique and scalar */
-	struct config_pair *pairs;
-	size_t n_pairs;
+	/* CONFIG_SEQUENCE: items; CONFIG_MAPPING: pairs, in file order,
+	 * keys unique and scalar */
+	unsigned int n_items;
+	unsigned int n_pairs;
+	union {
+		struct config_node **items;
+		struct config_pair *pairs;
+	};
 };
 
 struct config_pair {
@@ -71,17 +74,27 @@ struct config_problems {
 	bool too_many;			/* more than CONFIG_MAX_PROBLEMS came */
 };
 
-/*
- * Parse `len` bytes of YAML.  Returns the root node of the one document,
- * or NULL when there is none to check (empty file, or a problem that left
- * no usable tree).  Every problem goes into `problems`; a tree may be
- * returned together with problems (a refused alias, a duplicate key), and
- * then model.c reports what else is wrong with it.
- */
-struct config_node *config_parse(const char *buf, size_t len,
-				 struct config_problems *problems);
+/* The nodes of one file, all in one arena (config.c). */
+struct config_chunk;
 
-void config_node__free(struct config_node *node);
+struct config_tree {
+	const struct config_node *root;
+	struct config_chunk *chunks;
+};
+
+/*
+ * Parse `len` bytes of YAML into `tree`.  Returns the root node of the one
+ * document, or NULL when there is none to check (empty file, or a problem
+ * that left no usable tree).  Every problem goes into `problems`; a tree
+ * may be returned together with problems (a refused alias, a duplicate
+ * key), and then model.c reports what else is wrong with it.  The tree
+ * holds memory either way: config_tree__free() it.
+ */
+const struct config_node *config_parse(const char *buf, size_t len,
+				       struct config_problems *problems,
+				       struct config_tree *tree);
+
+void config_tree__free(struct config_tree *tree);
 
 /* A plain scalar that YAML reads as null: "", "~", "null", "Null", "NULL". */
 bool config_node__is_null(const struct config_node *node);

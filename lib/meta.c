@@ -68,6 +68,34 @@ static int push_entry(struct meta_store *store, size_t *cap,
 	return 0;
 }
 
+static uint64_t entry_key(uint32_t kind, uint32_t id)
+{
+	return (uint64_t)kind << 32 | id;
+}
+
+static int compare_entries(const void *x, const void *y)
+{
+	const struct meta_entry *a = *(const struct meta_entry *const *)x;
+	const struct meta_entry *b = *(const struct meta_entry *const *)y;
+	uint64_t ka = entry_key(a->kind, a->id), kb = entry_key(b->kind, b->id);
+
+	return ka < kb ? -1 : ka > kb;
+}
+
+/* An apply of 10,000 rules looks up 20,000 names: not one by one. */
+static int sort_entries(struct meta_store *store)
+{
+	size_t i;
+
+	store->sorted = calloc(store->count + 1, sizeof(*store->sorted));
+	if (!store->sorted)
+		return -ENOMEM;
+	for (i = 0; i < store->count; i++)
+		store->sorted[i] = &store->entries[i];
+	qsort(store->sorted, store->count, sizeof(*store->sorted), compare_entries);
+	return 0;
+}
+
 #define META_BATCH 1024
 #ifndef ENOTSUPP
 #define ENOTSUPP 524	/* the kernel's "operation not supported" */
@@ -121,7 +149,7 @@ static int read_entries(struct meta_store *store)
 out:
 	free(keys);
 	free(values);
-	return ret;
+	return ret ? ret : sort_entries(store);
 }
 
 int meta_read(const char *name, struct meta_store *store, struct tcspan_error *err)
@@ -277,11 +305,20 @@ int meta_delete(struct meta_store *store, uint32_t kind, uint32_t id)
 
 const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t id)
 {
-	size_t i;
+	uint64_t key = entry_key(kind, id);
+	size_t lo = 0, hi = store->sorted ? store->count : 0;
 
-	for (i = 0; i < store->count; i++)
-		if (store->entries[i].kind == kind && store->entries[i].id == id)
-			return store->entries[i].text;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct meta_entry *e = store->sorted[mid];
+
+		if (entry_key(e->kind, e->id) == key)
+			return e->text;
+		if (entry_key(e->kind, e->id) < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -308,7 +345,9 @@ void meta_store__free(struct meta_store *store)
 		close(store->fd);
 	store->fd = -1;
 	free(store->entries);
+	free(store->sorted);
 	store->entries = NULL;
+	store->sorted = NULL;
 	store->count = 0;
 }
 

@@ -27,6 +27,7 @@ struct meta_store {
 	int fd;				/* -1: the topology has no map yet */
 	struct meta_entry *entries;
 	size_t count;
+	const struct meta_entry **sorted; /* entries by (kind, id): lookups */
 };
 
 /* 32-bit FNV-1a: the ids in cookies and in the map. */

@@ -1078,7 +1078,7 @@ static void read_rules(struct checker *c, const struct config_node *node)
 /* ---- checks across items -------------------------------------------------- */
 
 struct named {
-	char name[ENDPOINT_STR_MAX];
+	const char *name;
 	struct tcspan_mark mark;
 };
 
@@ -1121,17 +1121,20 @@ static void check_duplicates(struct checker *c)
 {
 	const struct tcspan_topology *t = c->topo;
 	size_t i, n, size = t->n_namespaces + 2 * t->n_links + t->n_devices + t->n_rules;
+	char (*eps)[ENDPOINT_STR_MAX];
 	struct named *v;
 
 	if (!size)
 		return;
 	v = calloc(size, sizeof(*v));
-	if (!v) {
+	/* Devices are named "NETNS/DEV": those names are made here. */
+	eps = calloc(2 * t->n_links + t->n_devices + 1, sizeof(*eps));
+	if (!v || !eps) {
 		c->out_of_memory = true;
-		return;
+		goto out;
 	}
 	for (i = 0, n = 0; i < t->n_namespaces; i++, n++) {
-		snprintf(v[n].name, sizeof(v[n].name), "%s", t->namespaces[i].name);
+		v[n].name = t->namespaces[i].name;
 		v[n].mark = t->namespaces[i].mark;
 	}
 	report_duplicates(c, v, n, "namespace");
@@ -1145,7 +1148,7 @@ static void check_duplicates(struct checker *c)
 
 		if (!ep->dev[0])
 			continue;
-		tcspan_endpoint__str(ep, v[n].name, sizeof(v[n].name));
+		v[n].name = tcspan_endpoint__str(ep, eps[i], sizeof(eps[i]));
 		v[n++].mark = ep->mark;
 	}
 	report_duplicates(c, v, n, "device");
@@ -1154,10 +1157,12 @@ static void check_duplicates(struct checker *c)
 	for (i = 0; i < t->n_rules; i++) {
 		if (!t->rules[i].name[0])
 			continue;
-		snprintf(v[n].name, sizeof(v[n].name), "%s", t->rules[i].name);
+		v[n].name = t->rules[i].name;
 		v[n++].mark = c->rule_name_mark[i];
 	}
 	report_duplicates(c, v, n, "rule name");
+out:
+	free(eps);
 	free(v);
 }
 
@@ -1475,9 +1480,13 @@ static void check_datapaths(struct checker *c)
 {
 	const struct tcspan_topology *t = c->topo;
 	struct datapath_choice *choice;
+	bool any = false;
 	size_t i;
 
-	if (!t->n_rules)
+	/* Only `datapath: xdp` can be refused. */
+	for (i = 0; i < t->n_rules && !any; i++)
+		any = t->rules[i].datapath == TCSPAN_DATAPATH_XDP;
+	if (!any)
 		return;
 	choice = calloc(t->n_rules, sizeof(*choice));
 	if (!choice || datapath_decide(t, NULL, choice)) {
@@ -1538,7 +1547,8 @@ static void read_topology(struct checker *c, const struct config_node *root)
 int tcspan_model__parse(const char *file, const char *buf, size_t len,
 			struct tcspan_topology **out, struct tcspan_error *err)
 {
-	struct config_node *root = NULL;
+	const struct config_node *root;
+	struct config_tree tree = { 0 };
 	struct checker c = { 0 };
 	int ret = 0;
 
@@ -1550,7 +1560,7 @@ int tcspan_model__parse(const char *file, const char *buf, size_t len,
 		ret = tcspan_error__add(err, -ENOMEM, "%s: error: out of memory", file);
 		goto out;
 	}
-	root = config_parse(buf, len, &c.problems);
+	root = config_parse(buf, len, &c.problems, &tree);
 	if (root)
 		read_topology(&c, root);
 	if (c.out_of_memory)
@@ -1563,7 +1573,7 @@ int tcspan_model__parse(const char *file, const char *buf, size_t len,
 	*out = c.topo;
 	c.topo = NULL;
 out:
-	config_node__free(root);
+	config_tree__free(&tree);
 	config_problems__free(&c.problems);
 	free(c.rule_ok);
 	free(c.rule_name_mark);

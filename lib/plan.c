@@ -26,7 +26,7 @@ struct planner {
 	const struct observed *obs;
 	const struct meta_entry *meta;
 	const struct classifier_object *objects; /* per rule; match.bpf only */
-	struct meta_entry *meta_sorted;	/* by (kind, id), for lookups */
+	const struct meta_entry **meta_sorted;	/* by (kind, id), for lookups */
 	size_t n_meta;
 	struct plan_result *res;
 	struct tcspan_error *err;
@@ -49,6 +49,17 @@ struct planner {
 	uint32_t *xdp_seen;		/* rule ids in this topology's XDP entries */
 	size_t n_xdp_seen;
 	bool meta_goes;			/* the whole map is removed at the end */
+	/* Per observed namespace: its filters by device, in dump order within
+	 * one (plan_hook runs per device and hook, and 10,000 filters on 100
+	 * devices make a pass over all of them per hook the plan's largest
+	 * cost). */
+	const struct tc_filter ***by_dev;
+};
+
+/* The filters of one device, as a span of `by_dev`. */
+struct dev_filters {
+	const struct tc_filter *const *v;
+	size_t n;
 };
 
 int plan_mirred_eaction(enum tcspan_action action, enum tcspan_hook to_hook)
@@ -61,6 +72,69 @@ int plan_mirred_eaction(enum tcspan_action action, enum tcspan_hook to_hook)
 static bool is_ours(const struct planner *p, const struct tc_filter *f)
 {
 	return f->ours && f->cookie.topology_id == p->tid;
+}
+
+static int compare_by_dev(const void *x, const void *y)
+{
+	const struct tc_filter *a = *(const struct tc_filter *const *)x;
+	const struct tc_filter *b = *(const struct tc_filter *const *)y;
+
+	if (a->ifindex != b->ifindex)
+		return a->ifindex < b->ifindex ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+static int index_filters(struct planner *p)
+{
+	size_t i, j;
+
+	p->by_dev = calloc(p->obs->n_ns + 1, sizeof(*p->by_dev));
+	if (!p->by_dev)
+		return -ENOMEM;
+	for (i = 0; i < p->obs->n_ns; i++) {
+		const struct observed_netns *o = &p->obs->ns[i];
+
+		p->by_dev[i] = calloc(o->n_filters + 1, sizeof(**p->by_dev));
+		if (!p->by_dev[i])
+			return -ENOMEM;
+		for (j = 0; j < o->n_filters; j++)
+			p->by_dev[i][j] = &o->filters[j];
+		qsort(p->by_dev[i], o->n_filters, sizeof(**p->by_dev), compare_by_dev);
+	}
+	return 0;
+}
+
+static void free_index(struct planner *p)
+{
+	size_t i;
+
+	for (i = 0; p->by_dev && i < p->obs->n_ns; i++)
+		free(p->by_dev[i]);
+	free(p->by_dev);
+}
+
+/* The filters observed on device `ifindex` of `o` (none without `o`). */
+static struct dev_filters dev_filters(const struct planner *p,
+				      const struct observed_netns *o, uint32_t ifindex)
+{
+	const struct tc_filter *const *v;
+	size_t lo = 0, hi, end;
+
+	if (!o)
+		return (struct dev_filters){ NULL, 0 };
+	v = p->by_dev[o - p->obs->ns];
+	hi = o->n_filters;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid]->ifindex < ifindex)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < o->n_filters && v[end]->ifindex == ifindex; end++)
+		;
+	return (struct dev_filters){ v + lo, end - lo };
 }
 
 /* What a dump lists for a classifier instance itself, not a filter: the
@@ -500,7 +574,7 @@ static void remove_link(struct planner *p, const char *rest)
 	k = dev[0] ? 0 : 1;
 	snprintf(op->netns, sizeof(op->netns), "%s", ends[k].netns);
 	snprintf(op->dev, sizeof(op->dev), "%s", ends[k].dev);
-	snprintf(op->text, sizeof(op->text), "tcspan:%s %s", p->name, rest);
+	op->text = fmt(p, "tcspan:%s %s", p->name, rest);
 	op->link.a = ends[0];
 	op->link.b = ends[1];
 	if (dev[0]) {
@@ -636,7 +710,7 @@ static void device_op(struct planner *p, enum kop_type type, const char *netns,
 	snprintf(op->dev, sizeof(op->dev), "%s", dev->ep.dev);
 	op->device = *dev;
 	snprintf(op->device.ep.netns, sizeof(op->device.ep.netns), "%s", netns);
-	snprintf(op->text, sizeof(op->text), "%s", alias);
+	op->text = fmt(p, "%s", alias);
 	if (mark)
 		op->mark = *mark;
 }
@@ -806,22 +880,37 @@ static int compare_slot(const void *x, const void *y)
 	return (int)a->rule->index - (int)b->rule->index;
 }
 
+static uint64_t meta_key(uint32_t kind, uint32_t id)
+{
+	return (uint64_t)kind << 32 | id;
+}
+
 static int compare_meta(const void *x, const void *y)
 {
-	const struct meta_entry *a = x, *b = y;
+	const struct meta_entry *a = *(const struct meta_entry *const *)x;
+	const struct meta_entry *b = *(const struct meta_entry *const *)y;
+	uint64_t ka = meta_key(a->kind, a->id), kb = meta_key(b->kind, b->id);
 
-	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
-	return a->id < b->id ? -1 : a->id > b->id;
+	return ka < kb ? -1 : ka > kb;
 }
 
 static const char *meta_text(const struct planner *p, uint32_t kind, uint32_t id)
 {
-	struct meta_entry key = { .kind = kind, .id = id };
-	const struct meta_entry *e;
+	uint64_t key = meta_key(kind, id);
+	size_t lo = 0, hi = p->n_meta;
 
-	e = bsearch(&key, p->meta_sorted, p->n_meta, sizeof(key), compare_meta);
-	return e ? e->text : NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t k = meta_key(p->meta_sorted[mid]->kind, p->meta_sorted[mid]->id);
+
+		if (k == key)
+			return p->meta_sorted[mid]->text;
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static void need_clsact(struct planner *p, const char *netns, const char *dev,
@@ -846,7 +935,7 @@ static void need_clsact(struct planner *p, const char *netns, const char *dev,
 		return;
 	op->meta_kind = TCSPAN_META_CLSACT;
 	op->meta_id = meta_id(key);
-	snprintf(op->text, sizeof(op->text), "%s", key);
+	op->text = key;
 }
 
 static bool rule_ids_equal(const struct tc_filter *f, const char *kind,
@@ -871,12 +960,12 @@ static const char *filter_desc(struct planner *p, const struct tc_filter *f)
  * A prio in use on either hook: u32 tables of one prio on both hooks show
  * up in both hooks' dumps, so tcspan never shares a prio across hooks.
  */
-static bool prio_used(const struct observed_netns *o, uint32_t ifindex, uint16_t prio)
+static bool prio_used(const struct dev_filters *fs, uint16_t prio)
 {
 	size_t i;
 
-	for (i = 0; o && i < o->n_filters; i++)
-		if (o->filters[i].ifindex == ifindex && o->filters[i].prio == prio)
+	for (i = 0; i < fs->n; i++)
+		if (fs->v[i]->prio == prio)
 			return true;
 	return false;
 }
@@ -953,10 +1042,12 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 	const struct link_dev *d = present_dev(p, netns, dev);
 	uint16_t *owned = NULL, *prios = NULL;
 	unsigned int *owned_kind = NULL;
+	const struct link_dev **targets = NULL;
 	size_t *group_first = NULL, *group_count = NULL;
 	const struct tc_filter **mine = NULL;
 	size_t groups = 0, n_owned = 0, n_reused, n_mine = 0, i, j, k;
-	bool bad = false;
+	struct dev_filters fs = { NULL, 0 };
+	bool bad = false, missing = false;
 	uint32_t next;
 
 	if (!d && !is_fresh(p, netns, dev)) {
@@ -965,11 +1056,25 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 				ep_str(p, netns, dev));
 		return;
 	}
+	/* Rules of a hook mostly share a target: looked up once per run of it. */
+	targets = calloc(n + 1, sizeof(*targets));
+	if (!targets) {
+		p->error = -ENOMEM;
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		const struct tcspan_rule *r = s[i].rule;
+		const struct tcspan_rule *q = i ? s[i - 1].rule : NULL;
+		bool same = q && !strcmp(q->to.dev, r->to.dev) &&
+			    !strcmp(q->to.netns, r->to.netns);
 
-		if (!present_dev(p, r->to.netns, r->to.dev) &&
-		    !is_fresh(p, r->to.netns, r->to.dev)) {
+		if (!same) {
+			targets[i] = present_dev(p, r->to.netns, r->to.dev);
+			missing = !targets[i] && !is_fresh(p, r->to.netns, r->to.dev);
+		} else {
+			targets[i] = targets[i - 1];
+		}
+		if (missing) {
 			fail_at(p, &r->to.mark, "device \"%s\" not found",
 				ep_str(p, r->to.netns, r->to.dev));
 			bad = true;
@@ -983,16 +1088,18 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		}
 	}
 	if (bad)
-		return;
+		goto out;
 	need_clsact(p, netns, dev, d, o);
+	if (d)
+		fs = dev_filters(p, o, d->ifindex);
 
 	/* Groups: a run of rules without match shares u32 prios; a rule with
 	 * match is one bpf filter at a prio of its own. */
 	group_first = calloc(n + 1, sizeof(*group_first));
 	group_count = calloc(n + 1, sizeof(*group_count));
-	owned = calloc(n + (d && o ? o->n_filters : 0) + 1, sizeof(*owned));
-	owned_kind = calloc(n + (d && o ? o->n_filters : 0) + 1, sizeof(*owned_kind));
-	mine = calloc((d && o ? o->n_filters : 0) + 1, sizeof(*mine));
+	owned = calloc(n + fs.n + 1, sizeof(*owned));
+	owned_kind = calloc(n + fs.n + 1, sizeof(*owned_kind));
+	mine = calloc(fs.n + 1, sizeof(*mine));
 	prios = calloc(n + 1, sizeof(*prios));
 	if (!group_first || !group_count || !owned || !owned_kind || !mine || !prios) {
 		p->error = -ENOMEM;
@@ -1009,11 +1116,10 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 		group_first[groups] = i;
 		group_count[groups++] = 1;
 	}
-	for (i = 0; d && o && i < o->n_filters; i++) {
-		const struct tc_filter *f = &o->filters[i];
+	for (i = 0; i < fs.n; i++) {
+		const struct tc_filter *f = fs.v[i];
 
-		if (f->ifindex == d->ifindex && f->hook == hook && is_ours(p, f) &&
-		    U32_BUCKET(f->handle) == 0)
+		if (f->hook == hook && is_ours(p, f) && U32_BUCKET(f->handle) == 0)
 			mine[n_mine++] = f;
 	}
 	if (n_mine)
@@ -1040,7 +1146,7 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			prios[k] = owned[k];
 			continue;
 		}
-		while (next <= 0xffff && d && prio_used(o, d->ifindex, next))
+		while (next <= 0xffff && prio_used(&fs, next))
 			next++;
 		if (next > 0xffff) {
 			fail_at(p, &first->mark, "no free tc prio left on %s %s",
@@ -1051,11 +1157,10 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 	}
 
 	/* A prio we keep must hold nothing but our own filters. */
-	for (i = 0; d && o && i < o->n_filters; i++) {
-		const struct tc_filter *f = &o->filters[i];
+	for (i = 0; i < fs.n; i++) {
+		const struct tc_filter *f = fs.v[i];
 
-		if (f->ifindex != d->ifindex || f->hook != hook || is_ours(p, f) ||
-		    is_u32_root(f))
+		if (f->hook != hook || is_ours(p, f) || is_u32_root(f))
 			continue;
 		for (k = 0; k < n_reused; k++) {
 			if (prios[k] == f->prio) {
@@ -1073,7 +1178,7 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			bool bpf = r->has_match;
 			uint16_t prio = prios[k];
 			uint32_t node = bpf ? TC_BPF_HANDLE : j + 1;
-			const struct link_dev *t = present_dev(p, r->to.netns, r->to.dev);
+			const struct link_dev *t = targets[group_first[k] + j];
 			const struct tc_filter *cur = NULL;
 			const struct classifier_object *own =
 				bpf && r->match.has_bpf ? &p->objects[r - p->topo->rules] : NULL;
@@ -1131,11 +1236,11 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 	}
 
 	/* What this hook holds of ours beyond the new layout. */
-	for (i = 0; d && o && i < o->n_filters; i++) {
-		const struct tc_filter *f = &o->filters[i];
+	for (i = 0; i < fs.n; i++) {
+		const struct tc_filter *f = fs.v[i];
 		bool kept = false;
 
-		if (f->ifindex != d->ifindex || f->hook != hook || !is_ours(p, f))
+		if (f->hook != hook || !is_ours(p, f))
 			continue;
 		for (k = 0; k < n_reused; k++) {
 			if (prios[k] != f->prio || U32_BUCKET(f->handle) != 0)
@@ -1160,6 +1265,7 @@ out:
 	free(owned_kind);
 	free(mine);
 	free(prios);
+	free(targets);
 }
 
 /* Filters of ours on hooks that no rule uses any more. */
@@ -1279,10 +1385,12 @@ static void plan_clsact_removal(struct planner *p)
 		    (d = link_table__by_name(&o->links, ep.dev)) &&
 		    !is_fresh(p, ep.netns, ep.dev) && !is_doomed(p, ep.netns, ep.dev) &&
 		    observed_netns__has_clsact(o, d->ifindex)) {
-			for (j = 0; j < o->n_filters; j++) {
-				const struct tc_filter *f = &o->filters[j];
+			struct dev_filters fs = dev_filters(p, o, d->ifindex);
 
-				if (f->ifindex == d->ifindex && !is_ours(p, f) &&
+			for (j = 0; j < fs.n; j++) {
+				const struct tc_filter *f = fs.v[j];
+
+				if (!is_ours(p, f) &&
 				    !(is_u32_root(f) && f->prio >= TCSPAN_PRIO_INGRESS))
 					foreign = true;
 			}
@@ -1299,7 +1407,7 @@ static void plan_clsact_removal(struct planner *p)
 				snprintf(op->dev, sizeof(op->dev), "%s", ep.dev);
 				op->meta_kind = e->kind;
 				op->meta_id = e->id;
-				snprintf(op->text, sizeof(op->text), "%s", e->text);
+				op->text = e->text;
 				op->cover = n_covers + 1;
 				memcpy(covers[n_covers].netns, op->netns, sizeof(op->netns));
 				memcpy(covers[n_covers].dev, op->dev, sizeof(op->dev));
@@ -1315,7 +1423,7 @@ static void plan_clsact_removal(struct planner *p)
 			goto out;
 		op->meta_kind = e->kind;
 		op->meta_id = e->id;
-		snprintf(op->text, sizeof(op->text), "%s", e->text);
+		op->text = e->text;
 	}
 	mark_covered(p, covers, n_covers);
 out:
@@ -1771,7 +1879,7 @@ static void plan_rules(struct planner *p)
 				goto out;
 			op->meta_kind = TCSPAN_META_RULE;
 			op->meta_id = id;
-			snprintf(op->text, sizeof(op->text), "%s", r->name);
+			op->text = r->name;
 		}
 		/* Why auto left it on tc, for `show`. */
 		text = meta_text(p, TCSPAN_META_FALLBACK, id);
@@ -1781,7 +1889,7 @@ static void plan_rules(struct planner *p)
 				goto out;
 			op->meta_kind = TCSPAN_META_FALLBACK;
 			op->meta_id = id;
-			snprintf(op->text, sizeof(op->text), "%s", p->choice[i].fallback);
+			op->text = fmt(p, "%s", p->choice[i].fallback);
 		}
 	}
 	for (j = 0; j < n_seen; j++) {
@@ -1803,7 +1911,7 @@ static void plan_rules(struct planner *p)
 				goto out;
 			op->meta_kind = TCSPAN_META_FALLBACK;
 			op->meta_id = p->meta[i].id;
-			snprintf(op->text, sizeof(op->text), "%s", p->meta[i].text);
+			op->text = p->meta[i].text;
 			continue;
 		}
 		if (p->meta[i].kind != TCSPAN_META_RULE ||
@@ -1819,7 +1927,7 @@ static void plan_rules(struct planner *p)
 			goto out;
 		op->meta_kind = TCSPAN_META_RULE;
 		op->meta_id = p->meta[i].id;
-		snprintf(op->text, sizeof(op->text), "%s", p->meta[i].text);
+		op->text = p->meta[i].text;
 	}
 out:
 	for (i = 0; i < n_done; i++)
@@ -1901,11 +2009,16 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	p.meta_sorted = calloc(n_meta + 1, sizeof(*p.meta_sorted));
 	if (!p.meta_sorted)
 		return -ENOMEM;
-	if (n_meta)
-		memcpy(p.meta_sorted, meta, n_meta * sizeof(*meta));
-	qsort(p.meta_sorted, n_meta, sizeof(*meta), compare_meta);
+	for (i = 0; i < n_meta; i++)
+		p.meta_sorted[i] = &meta[i];
+	qsort(p.meta_sorted, n_meta, sizeof(*p.meta_sorted), compare_meta);
 	/* Destroy removes the map last: its entries need no deleting one by one. */
 	p.meta_goes = !topo && have_meta_map;
+	if (index_filters(&p)) {
+		free_index(&p);
+		free(p.meta_sorted);
+		return -ENOMEM;
+	}
 	plan_namespaces(&p);
 	plan_links(&p);
 	plan_devices(&p);
@@ -1949,6 +2062,7 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	free(p.xdp_seen);
 	free(p.op_seq);
 	free(p.meta_sorted);
+	free_index(&p);
 	if (p.error)
 		plan_result__free(out);
 	return p.error;

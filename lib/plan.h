@@ -95,7 +95,6 @@ struct kop {
 					 * old target, for a rollback) */
 	struct tc_mirred_spec mirred;	/* ifindex filled in at apply */
 	struct tc_cookie cookie;
-	struct tc_filter old;		/* what a replace or delete replaces */
 	bool new_prio;			/* an add that creates the u32 instance */
 	uint32_t cover;			/* CLSACT_DEL: its number (1...); FILTER_DEL,
 					 * PRIO_DEL: that of the CLSACT_DEL that
@@ -105,13 +104,19 @@ struct kop {
 	bool bpf;			/* add/replace: a cls_bpf filter */
 	const struct tcspan_match *match; /* bpf: the rule's keys (in the model) */
 	const struct classifier_object *object; /* match.bpf: the object read */
-	struct kop_link link;
+	/* An op of 10,000 rules' apply is one of 30,000: one of these. */
+	union {
+		struct tc_filter old;	/* filters: what a replace or delete replaces */
+		struct kop_link link;	/* links */
+		struct tcspan_device device; /* device add/delete: what to create */
+	};
 	const struct kop_xdp *xdp;	/* XDP_SET: what to write */
 	uint32_t xdp_prog_id;		/* XDP_SET, _DEL: tcspan's program there */
 	uint8_t xdp_mode;		/* XDP_DEL: as it is attached */
-	struct tcspan_device device;	/* device add/delete: what to create */
 	uint32_t meta_kind, meta_id;
-	char text[256];			/* metadata text; a link's alias */
+	/* Metadata text; a link's or device's alias.  It points into the
+	 * model, the plan's strings or the metadata the plan was made from. */
+	const char *text;
 	const char *rule;		/* rule name, for messages */
 	struct tcspan_mark mark;	/* where in the file it comes from */
 };

@@ -79,7 +79,7 @@ static int observe_netns(struct conn_pool *pool, struct observed_netns *ns,
 	const struct link_dev *lo;
 	struct nl_conn *conn;
 	const char *rest;
-	size_t i, n;
+	size_t i, n, cap = 0;
 	int ret;
 
 	ret = conn_pool__get(pool, ns->name, &conn, err);
@@ -98,10 +98,10 @@ static int observe_netns(struct conn_pool *pool, struct observed_netns *ns,
 		return ret;
 	for (i = 0; i < ns->n_clsact; i++) {
 		ret = tc_dump_filters(conn, ns->clsact[i], TCSPAN_HOOK_INGRESS,
-				      &ns->filters, &ns->n_filters, err);
+				      &ns->filters, &ns->n_filters, &cap, err);
 		if (!ret)
 			ret = tc_dump_filters(conn, ns->clsact[i], TCSPAN_HOOK_EGRESS,
-					      &ns->filters, &ns->n_filters, err);
+					      &ns->filters, &ns->n_filters, &cap, err);
 		if (ret)
 			return ret;
 	}

@@ -24,9 +24,9 @@ struct planner {
 	const char *name;
 	uint32_t tid;
 	const struct observed *obs;
-	const struct meta_entry *meta;
+	const struct meta_store *store;	/* the topology's metadata */
+	const struct meta_entry *meta;	/* its entries, store->count of them */
 	const struct classifier_object *objects; /* per rule; match.bpf only */
-	const struct meta_entry **meta_sorted;	/* by (kind, id), for lookups */
 	size_t n_meta;
 	struct plan_result *res;
 	struct tcspan_error *err;
@@ -825,7 +825,8 @@ static void plan_doomed_filters(struct planner *p)
 {
 	size_t i, j;
 
-	for (i = 0; i < p->obs->n_ns; i++) {
+	/* Mostly no device goes: then no filter needs looking at. */
+	for (i = 0; p->n_doomed && i < p->obs->n_ns; i++) {
 		const struct observed_netns *o = &p->obs->ns[i];
 
 		for (j = 0; j < o->n_filters; j++) {
@@ -880,37 +881,9 @@ static int compare_slot(const void *x, const void *y)
 	return (int)a->rule->index - (int)b->rule->index;
 }
 
-static uint64_t meta_key(uint32_t kind, uint32_t id)
-{
-	return (uint64_t)kind << 32 | id;
-}
-
-static int compare_meta(const void *x, const void *y)
-{
-	const struct meta_entry *a = *(const struct meta_entry *const *)x;
-	const struct meta_entry *b = *(const struct meta_entry *const *)y;
-	uint64_t ka = meta_key(a->kind, a->id), kb = meta_key(b->kind, b->id);
-
-	return ka < kb ? -1 : ka > kb;
-}
-
 static const char *meta_text(const struct planner *p, uint32_t kind, uint32_t id)
 {
-	uint64_t key = meta_key(kind, id);
-	size_t lo = 0, hi = p->n_meta;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint64_t k = meta_key(p->meta_sorted[mid]->kind, p->meta_sorted[mid]->id);
-
-		if (k == key)
-			return p->meta_sorted[mid]->text;
-		if (k < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return meta_lookup(p->store, kind, id);
 }
 
 static void need_clsact(struct planner *p, const char *netns, const char *dev,
@@ -1987,18 +1960,18 @@ static int sort_ops(struct planner *p)
 }
 
 int plan_compute(const struct tcspan_topology *topo, const char *name,
-		 const struct observed *obs, const struct meta_entry *meta,
-		 size_t n_meta, bool have_meta_map,
-		 const struct classifier_object *objects, struct plan_result *out,
-		 struct tcspan_error *err)
+		 const struct observed *obs, const struct meta_store *meta,
+		 bool have_meta_map, const struct classifier_object *objects,
+		 struct plan_result *out, struct tcspan_error *err)
 {
 	struct planner p = {
 		.topo = topo,
 		.name = name,
 		.tid = meta_id(name),
 		.obs = obs,
-		.meta = meta,
-		.n_meta = n_meta,
+		.store = meta,
+		.meta = meta->entries,
+		.n_meta = meta->count,
 		.objects = objects,
 		.res = out,
 		.err = err,
@@ -2006,17 +1979,10 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	p.meta_sorted = calloc(n_meta + 1, sizeof(*p.meta_sorted));
-	if (!p.meta_sorted)
-		return -ENOMEM;
-	for (i = 0; i < n_meta; i++)
-		p.meta_sorted[i] = &meta[i];
-	qsort(p.meta_sorted, n_meta, sizeof(*p.meta_sorted), compare_meta);
 	/* Destroy removes the map last: its entries need no deleting one by one. */
 	p.meta_goes = !topo && have_meta_map;
 	if (index_filters(&p)) {
 		free_index(&p);
-		free(p.meta_sorted);
 		return -ENOMEM;
 	}
 	plan_namespaces(&p);
@@ -2061,7 +2027,6 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 	free(p.ids);
 	free(p.xdp_seen);
 	free(p.op_seq);
-	free(p.meta_sorted);
 	free_index(&p);
 	if (p.error)
 		plan_result__free(out);

@@ -141,10 +141,9 @@ struct plan_result {
  * cookie, so that a changed object file replaces the program.
  */
 int plan_compute(const struct tcspan_topology *topo, const char *name,
-		 const struct observed *obs, const struct meta_entry *meta,
-		 size_t n_meta, bool have_meta_map,
-		 const struct classifier_object *objects, struct plan_result *out,
-		 struct tcspan_error *err);
+		 const struct observed *obs, const struct meta_store *meta,
+		 bool have_meta_map, const struct classifier_object *objects,
+		 struct plan_result *out, struct tcspan_error *err);
 void plan_result__free(struct plan_result *res);
 
 /* The eaction of act_mirred for a rule's action and target direction. */

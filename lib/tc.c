@@ -59,13 +59,21 @@ static uint32_t hook_parent(unsigned int hook)
 			 TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
 }
 
+/*
+ * Room for the largest tc message tcspan sends (a bpf filter with its name,
+ * a mirred action and a cookie: some 300 bytes).  libnl's default is a
+ * page, zeroed for each of 10,000 messages of an apply.
+ */
+#define TC_MSG_SIZE 1024
+
 static struct nl_msg *tc_msg(int cmd, int flags, const struct tcmsg *tcm)
 {
-	struct nl_msg *msg = nlmsg_alloc_simple(cmd, flags);
+	struct nl_msg *msg = nlmsg_alloc_size(TC_MSG_SIZE);
 
 	if (!msg)
 		return NULL;
-	if (nlmsg_append(msg, (void *)tcm, sizeof(*tcm), NLMSG_ALIGNTO) < 0) {
+	if (!nlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, cmd, 0, flags) ||
+	    nlmsg_append(msg, (void *)tcm, sizeof(*tcm), NLMSG_ALIGNTO) < 0) {
 		nlmsg_free(msg);
 		return NULL;
 	}
@@ -327,7 +335,7 @@ static int filter_cb(struct nlmsghdr *hdr, void *arg)
 }
 
 int tc_dump_filters(struct nl_conn *conn, uint32_t ifindex, unsigned int hook,
-		    struct tc_filter **filters, size_t *count,
+		    struct tc_filter **filters, size_t *count, size_t *cap,
 		    struct tcspan_error *err)
 {
 	struct tcmsg tcm = {
@@ -335,7 +343,7 @@ int tc_dump_filters(struct nl_conn *conn, uint32_t ifindex, unsigned int hook,
 		.tcm_ifindex = ifindex,
 		.tcm_parent = hook_parent(hook),
 	};
-	struct filter_dump d = { .hook = hook, .v = *filters, .n = *count, .cap = *count };
+	struct filter_dump d = { .hook = hook, .v = *filters, .n = *count, .cap = *cap };
 	struct nl_msg *msg = tc_msg(RTM_GETTFILTER, 0, &tcm);
 	int ret;
 
@@ -344,6 +352,7 @@ int tc_dump_filters(struct nl_conn *conn, uint32_t ifindex, unsigned int hook,
 	ret = nl_conn__dump(conn, msg, filter_cb, &d, err);
 	*filters = d.v;
 	*count = d.n;
+	*cap = d.cap;
 	return ret;
 }
 

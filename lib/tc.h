@@ -105,9 +105,10 @@ struct nl_msg *tc_msg_bpf_mirred(uint32_t ifindex, unsigned int hook,
 struct nl_msg *tc_msg_filter_del(uint32_t ifindex, unsigned int hook,
 				 uint16_t prio, uint32_t handle, const char *kind);
 
-/* Every filter on one hook of ifindex, appended to *filters. */
+/* Every filter on one hook of ifindex, appended to *filters (*count of
+ * them, room for *cap: the array grows by doubling over many calls). */
 int tc_dump_filters(struct nl_conn *conn, uint32_t ifindex, unsigned int hook,
-		    struct tc_filter **filters, size_t *count,
+		    struct tc_filter **filters, size_t *count, size_t *cap,
 		    struct tcspan_error *err);
 
 /* The ifindexes in the connection's namespace that have a clsact qdisc;

@@ -149,8 +149,8 @@ static struct tcspan_plan *plan_new(const struct tcspan_topology *topo, const ch
 	ret = meta_read(name, &plan->meta, err);
 	if (ret)
 		goto fail;
-	ret = plan_compute(topo, name, &plan->obs, plan->meta.entries, plan->meta.count,
-			   plan->meta.fd >= 0, plan->objects, &plan->res, err);
+	ret = plan_compute(topo, name, &plan->obs, &plan->meta, plan->meta.fd >= 0,
+			   plan->objects, &plan->res, err);
 	if (ret)
 		goto fail;
 	return plan;
@@ -243,8 +243,8 @@ static int replan(struct tcspan_plan *plan, const struct xdp_refusal *refusal,
 		return ret;
 	plan->obs.refused = plan->refused;
 	plan->obs.n_refused = plan->n_refused;
-	return plan_compute(plan->topo, plan->name, &plan->obs, plan->meta.entries,
-			    plan->meta.count, plan->meta.fd >= 0, plan->objects, &plan->res, err);
+	return plan_compute(plan->topo, plan->name, &plan->obs, &plan->meta,
+			    plan->meta.fd >= 0, plan->objects, &plan->res, err);
 }
 
 int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)

@@ -498,7 +498,8 @@ static void plan_topology(const struct tcspan_topology *topo, struct tcspan_erro
 {
 	static const char fake_elf[] = "\177ELF";
 	struct classifier_object *objects;
-	const struct meta_entry *m = NULL;
+	struct meta_store store = { .fd = -1 };
+	struct meta_entry *m = NULL;
 	struct plan_result res;
 	size_t i, n_meta = 0, first;
 	int ret;
@@ -538,17 +539,22 @@ static void plan_topology(const struct tcspan_topology *topo, struct tcspan_erro
 				   meta_id(objects[i].program)) & 0x3fffffff;
 	}
 
-	ret = plan_compute(topo, topo->name, &observed, m, n_meta, m != NULL, objects,
-			   &res, err);
+	store.entries = m;
+	store.count = n_meta;
+	if (meta_store__index(&store))
+		goto out;
+	ret = plan_compute(topo, topo->name, &observed, &store, m != NULL, objects, &res,
+			   err);
 	check_plan(ret, &res, err, first, lines);
 	plan_result__free(&res);
 
 	/* `destroy NAME`: the same name, nothing desired. */
 	first = tcspan_error__count(err);
-	ret = plan_compute(NULL, topo->name, &observed, m, n_meta, m != NULL, NULL, &res,
-			   err);
+	ret = plan_compute(NULL, topo->name, &observed, &store, m != NULL, NULL, &res, err);
 	check_plan(ret, &res, err, first, lines);
 	plan_result__free(&res);
+out:
+	free(store.sorted);
 	free(objects);
 }
 

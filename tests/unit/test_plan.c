@@ -3,6 +3,7 @@
  * plan_compute() without a kernel: hand-made snapshots in, operations and
  * user-visible changes out.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +118,14 @@ static void meta(struct fixture *f, uint32_t kind, const char *text)
 
 static int run(struct fixture *f, bool destroy)
 {
-	return plan_compute(destroy ? NULL : &f->topo, TOPO, &f->obs, f->meta, f->n_meta,
-			    f->n_meta > 0, f->objects, &f->res, f->err);
+	struct meta_store meta = { .fd = -1, .entries = f->meta, .count = f->n_meta };
+	int ret = meta_store__index(&meta);
+
+	if (!ret)
+		ret = plan_compute(destroy ? NULL : &f->topo, TOPO, &f->obs, &meta,
+				   f->n_meta > 0, f->objects, &f->res, f->err);
+	free(meta.sorted);
+	return ret;
 }
 
 static void teardown(struct fixture *f)
@@ -1011,6 +1018,62 @@ static struct tc_filter *our_bpf_filter(struct fixture *f, size_t i, size_t rule
 	return t;
 }
 
+/* FNV-1a byte by byte over the whole table entry and the flow count. */
+static uint32_t plain_hash(const struct tcspan_match *m)
+{
+	struct tcspan_match_cfg cfg;
+	uint32_t flows = classifier_sample_flows(m), h = 2166136261u;
+	const unsigned char *p = (const unsigned char *)&cfg;
+	size_t i;
+
+	classifier_cfg(m, &cfg);
+	for (i = 0; i < sizeof(cfg); i++)
+		h = (h ^ p[i]) * 16777619u;
+	p = (const unsigned char *)&flows;
+	for (i = 0; i < sizeof(flows); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return (h ^ (h >> 30)) & 0x3fffffff;
+}
+
+/* The cookie's hash skips the unused CIDR slots, and still is this. */
+static void test_match_hash(void)
+{
+	static struct tcspan_prefix src[TCSPAN_MATCH_CIDRS], dst[3];
+	struct tcspan_match m = { 0 };
+	bool ok = true;
+	size_t i;
+
+	for (i = 0; i < TCSPAN_MATCH_CIDRS; i++) {
+		src[i].family = AF_INET6;
+		src[i].addr.v6.s6_addr[0] = 0x20;
+		src[i].addr.v6.s6_addr[15] = (uint8_t)i;
+		src[i].len = 128;
+	}
+	for (i = 0; i < 3; i++) {
+		dst[i].family = AF_INET;
+		dst[i].addr.v4.s_addr = htonl(0xc6120000 + (i << 8));
+		dst[i].len = 24;
+	}
+	ok &= classifier_match_hash(&m) == plain_hash(&m);
+	m.has_protocol = m.has_dst_port = true;
+	m.protocol = 17;
+	m.dst_port.first = m.dst_port.last = 5000;
+	ok &= classifier_match_hash(&m) == plain_hash(&m);
+	m.dst = dst;
+	m.n_dst = 3;
+	ok &= classifier_match_hash(&m) == plain_hash(&m);
+	m.src = src;
+	m.n_src = TCSPAN_MATCH_CIDRS;
+	m.has_sample = true;
+	m.sample = 10;
+	m.sample_flows = 4096;
+	ok &= classifier_match_hash(&m) == plain_hash(&m);
+	m.n_src = 1;
+	ok &= classifier_match_hash(&m) == plain_hash(&m);
+	unit_result(ok, "match hash: FNV-1a of the whole key table, unused slots skipped",
+		    "a hash differs from the byte-by-byte one");
+}
+
 static void test_match_add(void)
 {
 	struct fixture f;
@@ -1242,6 +1305,7 @@ int main(void)
 	test_xdp();
 	test_unfinished();
 	test_names_only();
+	test_match_hash();
 	test_match_add();
 	test_match_change();
 	test_match_kind_change();

@@ -14,6 +14,7 @@
 #include "link.h"
 #include "netns.h"
 #include "xdp.h"
+#include "str.h"
 
 struct run {
 	struct apply_ctx *ctx;
@@ -106,8 +107,8 @@ static int resolve(struct run *r, const char *netns, const char *dev,
 		return tcspan_error__add(err, -ENODEV, "device \"%s%s%s\" not found",
 					 netns, *netns ? "/" : "", dev);
 	m = &r->last[r->next_last++ % (sizeof(r->last) / sizeof(r->last[0]))];
-	snprintf(m->netns, sizeof(m->netns), "%s", netns);
-	snprintf(m->dev, sizeof(m->dev), "%s", dev);
+	str_copy(m->netns, sizeof(m->netns), netns);
+	str_copy(m->dev, sizeof(m->dev), dev);
 	m->ifindex = (int)d->ifindex;
 	return m->ifindex;
 }
@@ -266,7 +267,9 @@ static struct nl_msg *tc_message(struct run *r, size_t i, bool undo,
 	ifindex = resolve(r, op->netns, op->dev, err);
 	if (ifindex < 0)
 		return NULL;
-	if (op->bpf || !strcmp(op->old.kind, "bpf"))
+	/* The name of a bpf filter added, replaced or put back. */
+	if (op->bpf || ((op->type == KOP_FILTER_REPLACE || op->type == KOP_FILTER_DEL ||
+			 op->type == KOP_DOOMED_FILTER_DEL) && !strcmp(op->old.kind, "bpf")))
 		bpf_name(r, op, name, sizeof(name));
 	switch (op->type) {
 	case KOP_CLSACT_ADD:
@@ -559,9 +562,9 @@ static int set_xdp(struct run *r, size_t i, struct tcspan_error *err)
 		if (refused && r->ctx->refused) {
 			struct xdp_refusal *f = r->ctx->refused;
 
-			snprintf(f->netns, sizeof(f->netns), "%s", op->netns);
-			snprintf(f->dev, sizeof(f->dev), "%s", op->dev);
-			snprintf(f->reason, sizeof(f->reason), "%s", strerror(-ret));
+			str_copy(f->netns, sizeof(f->netns), op->netns);
+			str_copy(f->dev, sizeof(f->dev), op->dev);
+			str_copy(f->reason, sizeof(f->reason), strerror(-ret));
 		}
 	}
 	free(w);
@@ -680,7 +683,7 @@ static size_t set_names(struct run *r, size_t first)
 		old = meta_lookup(r->ctx->meta, op->meta_kind, op->meta_id);
 		r->had_old[i] = old != NULL;
 		if (old)
-			snprintf(r->old_text[i], sizeof(r->old_text[i]), "%s", old);
+			str_copy(r->old_text[i], sizeof(r->old_text[i]), old);
 		v[i - first].kind = op->meta_kind;
 		v[i - first].id = op->meta_id;
 		snprintf(v[i - first].text, sizeof(v[i - first].text), "%.*s",

@@ -479,7 +479,9 @@ static void close_mapping(struct builder *b, struct config_node *map)
 	refs = calloc(map->n_pairs, sizeof(*refs));
 	drop = calloc(map->n_pairs, sizeof(*drop));
 	if (!refs || !drop) {
+		/* Unchecked keys (a NULL value) must not reach model.c. */
 		b->problems->out_of_memory = true;
+		b->stop = true;
 		goto out;
 	}
 	for (i = 0; i < map->n_pairs; i++) {

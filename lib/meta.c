@@ -17,6 +17,7 @@
 #include "meta.h"
 #include "meta.skel.h"
 #include "dirnames.h"
+#include "str.h"
 
 uint32_t meta_id(const char *s)
 {
@@ -73,25 +74,26 @@ static uint64_t entry_key(uint32_t kind, uint32_t id)
 	return (uint64_t)kind << 32 | id;
 }
 
-static int compare_entries(const void *x, const void *y)
+static int compare_index(const void *x, const void *y)
 {
-	const struct meta_entry *a = *(const struct meta_entry *const *)x;
-	const struct meta_entry *b = *(const struct meta_entry *const *)y;
-	uint64_t ka = entry_key(a->kind, a->id), kb = entry_key(b->kind, b->id);
+	const struct meta_index *a = x, *b = y;
 
-	return ka < kb ? -1 : ka > kb;
+	return a->key < b->key ? -1 : a->key > b->key;
 }
 
 int meta_store__index(struct meta_store *store)
 {
 	size_t i;
 
+	free(store->sorted);
 	store->sorted = calloc(store->count + 1, sizeof(*store->sorted));
 	if (!store->sorted)
 		return -ENOMEM;
-	for (i = 0; i < store->count; i++)
-		store->sorted[i] = &store->entries[i];
-	qsort(store->sorted, store->count, sizeof(*store->sorted), compare_entries);
+	for (i = 0; i < store->count; i++) {
+		store->sorted[i].key = entry_key(store->entries[i].kind, store->entries[i].id);
+		store->sorted[i].entry = &store->entries[i];
+	}
+	qsort(store->sorted, store->count, sizeof(*store->sorted), compare_index);
 	return 0;
 }
 
@@ -241,7 +243,7 @@ int meta_set(struct meta_store *store, uint32_t kind, uint32_t id, const char *t
 	struct tcspan_meta_key key = { .kind = kind, .id = id };
 	struct tcspan_meta_value value = {};
 
-	snprintf(value.text, sizeof(value.text), "%s", text);
+	str_copy(value.text, sizeof(value.text), text);
 	if (bpf_map_update_elem(store->fd, &key, &value, BPF_ANY))
 		return tcspan_error__add(err, -errno, "cannot update the metadata map: %s",
 					 strerror(errno));
@@ -265,7 +267,7 @@ int meta_set_many(struct meta_store *store, const struct meta_entry *entries, si
 	for (i = 0; i < n; i++) {
 		keys[i].kind = entries[i].kind;
 		keys[i].id = entries[i].id;
-		snprintf(values[i].text, sizeof(values[i].text), "%s", entries[i].text);
+		str_copy(values[i].text, sizeof(values[i].text), entries[i].text);
 	}
 	/* All in one system call (BPF_MAP_UPDATE_BATCH, Linux 5.6), else one
 	 * by one; count says how many the kernel took before an error. */
@@ -309,11 +311,10 @@ const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t 
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct meta_entry *e = store->sorted[mid];
 
-		if (entry_key(e->kind, e->id) == key)
-			return e->text;
-		if (entry_key(e->kind, e->id) < key)
+		if (store->sorted[mid].key == key)
+			return store->sorted[mid].entry->text;
+		if (store->sorted[mid].key < key)
 			lo = mid + 1;
 		else
 			hi = mid;

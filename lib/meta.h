@@ -27,7 +27,12 @@ struct meta_store {
 	int fd;				/* -1: the topology has no map yet */
 	struct meta_entry *entries;
 	size_t count;
-	const struct meta_entry **sorted; /* entries by (kind, id): lookups */
+	struct meta_index *sorted;	/* entries by (kind, id): lookups */
+};
+
+struct meta_index {
+	uint64_t key;			/* kind << 32 | id */
+	const struct meta_entry *entry;
 };
 
 /* 32-bit FNV-1a: the ids in cookies and in the map. */

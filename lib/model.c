@@ -23,6 +23,7 @@
 #include "config.h"
 #include "model.h"
 #include "datapath.h"
+#include "str.h"
 
 /* A value as printed in messages: with its double quotes. */
 #define QUOTE(key) "\"" key "\""
@@ -572,8 +573,8 @@ static bool read_endpoint(struct checker *c, const struct config_node *node,
 		ok = false;
 out:
 	if (ok) {
-		snprintf(ep->netns, sizeof(ep->netns), "%s", netns);
-		snprintf(ep->dev, sizeof(ep->dev), "%s", dev);
+		str_copy(ep->netns, sizeof(ep->netns), netns);
+		str_copy(ep->dev, sizeof(ep->dev), dev);
 	}
 	return ok;
 }
@@ -639,7 +640,7 @@ static void read_namespaces(struct checker *c, const struct config_node *node)
 		if (!name || !check_netns_name(c, items[i], name))
 			continue;
 		ns = &c->topo->namespaces[c->topo->n_namespaces++];
-		snprintf(ns->name, sizeof(ns->name), "%s", name);
+		str_copy(ns->name, sizeof(ns->name), name);
 		ns->mark = mark_of(items[i]);
 	}
 }
@@ -713,7 +714,7 @@ static void read_vxlan(struct checker *c, const struct config_node *node,
 	if (f[4].value) {
 		underlay = read_string(c, f[4].value, QUOTE("underlay"));
 		if (underlay && check_dev_name(c, f[4].value, underlay))
-			snprintf(vx->underlay, sizeof(vx->underlay), "%s", underlay);
+			str_copy(vx->underlay, sizeof(vx->underlay), underlay);
 	} else if (remote_ok && is_multicast(&vx->remote)) {
 		/* The kernel needs a device to join the group on. */
 		problem(c, f[1].value, QUOTE("remote") " is a multicast group and needs "
@@ -759,8 +760,8 @@ static void read_devices(struct checker *c, const struct config_node *node)
 		    !check_dev_name(c, f[0].value, name))
 			ok = false;
 		if (ok) {
-			snprintf(dev->ep.netns, sizeof(dev->ep.netns), "%s", netns);
-			snprintf(dev->ep.dev, sizeof(dev->ep.dev), "%s", name);
+			str_copy(dev->ep.netns, sizeof(dev->ep.netns), netns);
+			str_copy(dev->ep.dev, sizeof(dev->ep.dev), name);
 			dev->ep.mark = mark_of(f[0].value);
 		}
 		if (require(c, items[i], &f[2]) &&
@@ -1008,7 +1009,7 @@ static void read_rule(struct checker *c, const struct config_node *node, size_t 
 		return;
 	if (require(c, node, &f[NAME]) && (name = read_string(c, f[NAME].value, QUOTE("name")))) {
 		if (valid_rule_name(name)) {
-			snprintf(rule->name, sizeof(rule->name), "%s", name);
+			str_copy(rule->name, sizeof(rule->name), name);
 			c->rule_name_mark[index] = mark_of(f[NAME].value);
 		} else
 			problem(c, f[NAME].value, "invalid rule name \"%s\" (must match "
@@ -1523,7 +1524,7 @@ static void read_topology(struct checker *c, const struct config_node *root)
 			"(this tcspan reads version 1)", f[VERSION].value->value);
 	if (require(c, root, &f[NAME]) && (name = read_string(c, f[NAME].value, QUOTE("name")))) {
 		if (valid_topology_name(name))
-			snprintf(c->topo->name, sizeof(c->topo->name), "%s", name);
+			str_copy(c->topo->name, sizeof(c->topo->name), name);
 		else
 			problem(c, f[NAME].value, "invalid topology name \"%s\" (must match "
 				"[a-z0-9][a-z0-9-]{0,%d})", name, TCSPAN_TOPOLOGY_NAME_MAX - 1);

@@ -7,6 +7,7 @@
 #include "dirnames.h"
 #include "netns.h"
 #include "observe.h"
+#include "str.h"
 
 int conn_pool__get(struct conn_pool *pool, const char *netns, struct nl_conn **conn,
 		   struct tcspan_error *err)
@@ -153,7 +154,7 @@ static int observe_files(struct observed *obs)
 	for (i = 0; i < n; i++) {
 		struct observed_file *f = &obs->files[obs->n_files++];
 
-		snprintf(f->name, sizeof(f->name), "%s", names[i]);
+		str_copy(f->name, sizeof(f->name), names[i]);
 		netns_file_owner(names[i], f->owner, sizeof(f->owner));
 	}
 	dir_names_free(names, n);
@@ -177,7 +178,7 @@ int observe(struct conn_pool *pool, struct observed *obs, struct tcspan_error *e
 	}
 	obs->n_ns = n + 1;
 	for (i = 0; i < n; i++)
-		snprintf(obs->ns[i + 1].name, sizeof(obs->ns[i + 1].name), "%s", names[i]);
+		str_copy(obs->ns[i + 1].name, sizeof(obs->ns[i + 1].name), names[i]);
 	for (i = 0; i < obs->n_ns; i++) {
 		ret = observe_netns(pool, &obs->ns[i], err);
 		if (ret)

@@ -10,6 +10,7 @@
 
 #include "classifier.h"
 #include "plan.h"
+#include "str.h"
 
 #define U32_NODE(h)	((h) & 0xfff)
 #define U32_BUCKET(h)	(((h) >> 12) & 0xff)
@@ -390,7 +391,7 @@ static void plan_namespaces(struct planner *p)
 		op = push(p, KOP_NETNS_UNFINISHED_DEL);
 		if (!op)
 			return;
-		snprintf(op->netns, sizeof(op->netns), "%s", f->name);
+		str_copy(op->netns, sizeof(op->netns), f->name);
 		change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_NETNS, fmt(p, "%s", f->name),
 		       "left unfinished by an interrupted run");
 	}
@@ -409,7 +410,7 @@ static void plan_namespaces(struct planner *p)
 			op = push(p, KOP_NETNS_ADD);
 			if (!op)
 				return;
-			snprintf(op->netns, sizeof(op->netns), "%s", n->name);
+			str_copy(op->netns, sizeof(op->netns), n->name);
 			op->mark = n->mark;
 			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_NETNS, fmt(p, "%s", n->name), NULL);
 		} else if (strcmp(o->owner, p->name)) {
@@ -433,7 +434,7 @@ static void plan_namespaces(struct planner *p)
 		op = push(p, KOP_NETNS_DEL);
 		if (!op)
 			return;
-		snprintf(op->netns, sizeof(op->netns), "%s", o->name);
+		str_copy(op->netns, sizeof(op->netns), o->name);
 		change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_NETNS, fmt(p, "%s", o->name), NULL);
 	}
 }
@@ -504,8 +505,8 @@ static void link_op(struct planner *p, enum kop_type type, const struct tcspan_l
 
 	if (!op)
 		return;
-	snprintf(op->netns, sizeof(op->netns), "%s", l->a.ep.netns);
-	snprintf(op->dev, sizeof(op->dev), "%s", l->a.ep.dev);
+	str_copy(op->netns, sizeof(op->netns), l->a.ep.netns);
+	str_copy(op->dev, sizeof(op->dev), l->a.ep.dev);
 	op->link.a = l->a.ep;
 	op->link.b = l->b.ep;
 	op->link.a_addresses = l->a.addresses;
@@ -572,8 +573,8 @@ static void remove_link(struct planner *p, const char *rest)
 	if (!op)
 		return;
 	k = dev[0] ? 0 : 1;
-	snprintf(op->netns, sizeof(op->netns), "%s", ends[k].netns);
-	snprintf(op->dev, sizeof(op->dev), "%s", ends[k].dev);
+	str_copy(op->netns, sizeof(op->netns), ends[k].netns);
+	str_copy(op->dev, sizeof(op->dev), ends[k].dev);
 	op->text = fmt(p, "tcspan:%s %s", p->name, rest);
 	op->link.a = ends[0];
 	op->link.b = ends[1];
@@ -608,11 +609,11 @@ static void plan_unfinished(struct planner *p)
 			op = push(p, KOP_UNFINISHED_DEL);
 			if (!op)
 				return;
-			snprintf(op->netns, sizeof(op->netns), "%s", o->name);
-			snprintf(op->dev, sizeof(op->dev), "%s", d->name);
+			str_copy(op->netns, sizeof(op->netns), o->name);
+			str_copy(op->dev, sizeof(op->dev), d->name);
 			memset(&ep, 0, sizeof(ep));
-			snprintf(ep.netns, sizeof(ep.netns), "%s", o->name);
-			snprintf(ep.dev, sizeof(ep.dev), "%s", d->name);
+			str_copy(ep.netns, sizeof(ep.netns), o->name);
+			str_copy(ep.dev, sizeof(ep.dev), d->name);
 			mark_fresh(p, &ep);
 			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_LINK, ep_str(p, o->name, d->name),
 			       "left unfinished by an interrupted run");
@@ -706,10 +707,10 @@ static void device_op(struct planner *p, enum kop_type type, const char *netns,
 
 	if (!op)
 		return;
-	snprintf(op->netns, sizeof(op->netns), "%s", netns);
-	snprintf(op->dev, sizeof(op->dev), "%s", dev->ep.dev);
+	str_copy(op->netns, sizeof(op->netns), netns);
+	str_copy(op->dev, sizeof(op->dev), dev->ep.dev);
 	op->device = *dev;
-	snprintf(op->device.ep.netns, sizeof(op->device.ep.netns), "%s", netns);
+	str_copy(op->device.ep.netns, sizeof(op->device.ep.netns), netns);
 	op->text = fmt(p, "%s", alias);
 	if (mark)
 		op->mark = *mark;
@@ -722,7 +723,7 @@ static void remove_device(struct planner *p, const char *netns, const struct lin
 	struct tcspan_device dev = {};
 	char key[TCSPAN_NETNS_NAME_MAX + IFNAMSIZ + 2];
 
-	snprintf(dev.ep.dev, sizeof(dev.ep.dev), "%s", d->name);
+	str_copy(dev.ep.dev, sizeof(dev.ep.dev), d->name);
 	if (!link_device_parse(rest, &dev)) {
 		fail_at(p, NULL, "device \"%s\" carries a mark of this topology that this "
 			"version of tcspan cannot read (\"%s\"); not removing it",
@@ -840,15 +841,15 @@ static void plan_doomed_filters(struct planner *p)
 			op = push(p, KOP_DOOMED_FILTER_DEL);
 			if (!op)
 				return;
-			snprintf(op->netns, sizeof(op->netns), "%s", o->name);
-			snprintf(op->dev, sizeof(op->dev), "%s", d->name);
+			str_copy(op->netns, sizeof(op->netns), o->name);
+			str_copy(op->dev, sizeof(op->dev), d->name);
 			op->hook = f->hook;
 			op->prio = f->prio;
 			op->handle = f->handle;
 			op->old = *f;
 			t = link_table__by_ifindex(&o->links, f->mirred.ifindex);
 			if (t)
-				snprintf(op->target, sizeof(op->target), "%s", t->name);
+				str_copy(op->target, sizeof(op->target), t->name);
 		}
 	}
 }
@@ -900,8 +901,8 @@ static void need_clsact(struct planner *p, const char *netns, const char *dev,
 	op = push(p, KOP_CLSACT_ADD);
 	if (!op)
 		return;
-	snprintf(op->netns, sizeof(op->netns), "%s", netns);
-	snprintf(op->dev, sizeof(op->dev), "%s", dev);
+	str_copy(op->netns, sizeof(op->netns), netns);
+	str_copy(op->dev, sizeof(op->dev), dev);
 	/* Remember that it is ours, so that it goes when its rules go. */
 	op = push(p, KOP_META_SET);
 	if (!op)
@@ -981,8 +982,8 @@ static void filter_del(struct planner *p, const char *netns, const char *dev,
 
 	if (!op)
 		return;
-	snprintf(op->netns, sizeof(op->netns), "%s", netns);
-	snprintf(op->dev, sizeof(op->dev), "%s", dev);
+	str_copy(op->netns, sizeof(op->netns), netns);
+	str_copy(op->dev, sizeof(op->dev), dev);
 	op->hook = f->hook;
 	op->prio = f->prio;
 	op->handle = f->handle;
@@ -996,8 +997,8 @@ static void prio_del(struct planner *p, const char *netns, const char *dev,
 
 	if (!op)
 		return;
-	snprintf(op->netns, sizeof(op->netns), "%s", netns);
-	snprintf(op->dev, sizeof(op->dev), "%s", dev);
+	str_copy(op->netns, sizeof(op->netns), netns);
+	str_copy(op->dev, sizeof(op->dev), dev);
 	op->hook = hook;
 	op->prio = prio;
 }
@@ -1177,9 +1178,9 @@ static void plan_hook(struct planner *p, const struct slot_rule *s, size_t n)
 			op = push(p, cur ? KOP_FILTER_REPLACE : KOP_FILTER_ADD);
 			if (!op)
 				goto out;
-			snprintf(op->netns, sizeof(op->netns), "%s", netns);
-			snprintf(op->dev, sizeof(op->dev), "%s", dev);
-			snprintf(op->target, sizeof(op->target), "%s", r->to.dev);
+			str_copy(op->netns, sizeof(op->netns), netns);
+			str_copy(op->dev, sizeof(op->dev), dev);
+			str_copy(op->target, sizeof(op->target), r->to.dev);
 			op->hook = hook;
 			op->prio = prio;
 			op->handle = cur ? cur->handle : node;
@@ -1376,8 +1377,8 @@ static void plan_clsact_removal(struct planner *p)
 					goto out;
 				}
 				covers = grown;
-				snprintf(op->netns, sizeof(op->netns), "%s", ep.netns);
-				snprintf(op->dev, sizeof(op->dev), "%s", ep.dev);
+				str_copy(op->netns, sizeof(op->netns), ep.netns);
+				str_copy(op->dev, sizeof(op->dev), ep.dev);
 				op->meta_kind = e->kind;
 				op->meta_id = e->id;
 				op->text = e->text;
@@ -1558,8 +1559,8 @@ static void xdp_op(struct planner *p, const struct xdp_dev *d)
 	op = push(p, KOP_XDP_SET);
 	if (!op)
 		return;
-	snprintf(op->netns, sizeof(op->netns), "%s", d->netns);
-	snprintf(op->dev, sizeof(op->dev), "%s", d->dev);
+	str_copy(op->netns, sizeof(op->netns), d->netns);
+	str_copy(op->dev, sizeof(op->dev), d->dev);
 	op->xdp = d->x;
 	op->xdp_prog_id = xdp_mine(p, cur) ? cur->id : 0;
 }
@@ -1600,8 +1601,8 @@ static void plan_xdp_removal(struct planner *p, struct xdp_dev *wanted, size_t n
 			op = push(p, is_doomed(p, o->name, d->name) ? KOP_DOOMED_XDP_DEL : KOP_XDP_DEL);
 			if (!op)
 				return;
-			snprintf(op->netns, sizeof(op->netns), "%s", o->name);
-			snprintf(op->dev, sizeof(op->dev), "%s", d->name);
+			str_copy(op->netns, sizeof(op->netns), o->name);
+			str_copy(op->dev, sizeof(op->dev), d->name);
 			op->xdp_prog_id = x->id;
 			op->xdp_mode = x->mode;
 		}

@@ -13,6 +13,7 @@
 
 #include "model.h"
 #include "tc.h"
+#include "str.h"
 
 static const uint8_t cookie_magic[4] = { 't', 'c', 's', 1 };
 
@@ -306,7 +307,7 @@ static int filter_cb(struct nlmsghdr *hdr, void *arg)
 	f->prio = TC_H_MAJ(tcm->tcm_info) >> 16;
 	f->protocol = ntohs(TC_H_MIN(tcm->tcm_info));
 	f->handle = tcm->tcm_handle;
-	snprintf(f->kind, sizeof(f->kind), "%s", nla_get_string(tb[TCA_KIND]));
+	str_copy(f->kind, sizeof(f->kind), nla_get_string(tb[TCA_KIND]));
 	if (!strcmp(f->kind, "u32") && tb[TCA_OPTIONS]) {
 		struct nlattr *opt[TCA_U32_MAX + 1];
 

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Copying a name into a fixed buffer, truncated like snprintf("%s") but
+ * without printf's machinery: the model and the plan copy names 100,000
+ * times at 10,000 rules.
+ */
+#ifndef TCSPAN_STR_H
+#define TCSPAN_STR_H
+
+#include <stddef.h>
+#include <string.h>
+
+static inline void str_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+#endif /* TCSPAN_STR_H */

@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # make bench: the data plane, side by side in one run.  Packets per second
 # delivered at a redirect's target, one core: 64-byte UDP frames injected
-# as XDP frames by live_frames (BPF_PROG_TEST_RUN, live-frames mode) from a
-# client into a switch, each counted by an XDP sink on the monitor behind
-# the target.  The reference is the rule a user would write by hand (tc u32
-# match-all + mirred egress redirect); against it: an XDP devmap redirect
-# written by hand, tcspan's tc rule, its BPF-matched rule with five keys,
-# its XDP redirect (match-all and five keys), and mirror against redirect.
-# Each figure is the median of RUNS runs of SECONDS_PER_RUN each, the
-# cases taking turns.  Root; namespaces of its own (made by tcspan from
-# the topology), removed on every way out.
+# as XDP frames by live_frames (BPF_PROG_TEST_RUN, live-frames mode) on the
+# switch's receiving device, each counted by an XDP sink on the monitor
+# behind the target.  The reference is the rule a user would write by hand
+# (tc u32 match-all + mirred egress redirect); against it: an XDP devmap
+# redirect written by hand, tcspan's tc rule, its BPF-matched rule with
+# five keys, its XDP redirect (match-all and five keys), and mirror against
+# redirect.  Each figure is the median of RUNS runs of SECONDS_PER_RUN
+# each, the cases taking turns.  Root; namespaces of its own (made by
+# tcspan from the topology), removed on every way out.
 #
 #   data_plane.sh TCSPAN LIVE_FRAMES [--quick] [--json FILE]
 #
-# The switch's receiving veth has GRO on, so that it takes the generator's
-# XDP frames when no XDP program is attached (tc cases); the monitor's
-# veth has the sink, a foreign XDP program that tcspan leaves alone.  The
-# generator, the switch and the sink share one core: every figure includes
-# the generator's and the sink's work (about 400 ns a packet here, what a
-# trivial XDP redirect costs end to end), which narrows the ratios.
+# The frames are received on the switch's eth0 as from its driver: through
+# its XDP program when it has one (the XDP cases), else handed to the stack
+# and to its tc ingress (the tc cases).  The monitor's veth has the sink, a
+# foreign XDP program that tcspan leaves alone.  The generator, the switch
+# and the sink share one core: every figure includes the generator's and
+# the sink's work, which narrows the ratios.
 set -u
 usage="usage: $0 TCSPAN LIVE_FRAMES [--quick] [--json FILE]"
 TCSPAN=$(realpath "${1:?$usage}")
@@ -69,7 +69,6 @@ topology >"$WORK/lab.yaml"
 "$TCSPAN" -q apply "$WORK/lab.yaml" >/dev/null 2>"$WORK/err" ||
 	fail "apply of the lab failed: $(head -3 "$WORK/err")"
 "$GEN" sink "$M" eth0 || exit 1
-"$GEN" gro "$S" eth0 || exit 1
 MAC=$(ip -n "$S" -j link show eth0 | jq -r '.[0].address')
 
 # median V...: the middle value (the lower middle of an even count).
@@ -78,7 +77,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 # measure: one run, in packets per second delivered at the target.
 measure() {
 	local out
-	out=$("$GEN" send "$C" eth0 "$MAC" "$SECONDS_PER_RUN" "$M" eth0) || exit 1
+	out=$("$GEN" send "$S" eth0 "$MAC" "$SECONDS_PER_RUN" "$M" eth0) || exit 1
 	awk '{ printf "%.0f", $2 / $3 }' <<<"$out"
 }
 
@@ -131,6 +130,10 @@ set_up() {
 		[ "$got" = "$datapath" ] || fail "$action $datapath $five: the rule runs on $got"
 		;;
 	esac
+	# The generator runs eth0's XDP program if it has one: only the XDP
+	# cases may have one.
+	got=$(ip -n "$S" -j link show eth0 | jq -r 'if .[0].xdp then "xdp" else "tc" end')
+	[ "$got" = "${datapath:-$how}" ] || fail "$how $action: eth0 receives on $got"
 }
 
 # tear_down HOW: what set_up did by hand, gone (tcspan's next apply

@@ -2,23 +2,23 @@
 /*
  * live_frames: the traffic generator and packet counter of the data-plane
  * bench.  Frames are injected as XDP frames with BPF_PROG_TEST_RUN and
- * BPF_F_TEST_XDP_LIVE_FRAMES: a two-instruction program returns XDP_TX, which
- * in live mode sends each frame out of the device named as its ingress, so
- * the frames leave DEV towards its veth peer as if a driver had sent them.
- * No skb is built on the sending side, so the generator costs little next to
- * what is measured.
+ * BPF_F_TEST_XDP_LIVE_FRAMES, received on a device as its driver would
+ * receive them: each frame goes through the XDP program attached to the
+ * device, if there is one, and its verdict is acted on (a redirect is sent
+ * on); without a program, a one-instruction XDP_PASS hands the frame to the
+ * stack, where the kernel builds its skb and the device's tc ingress sees
+ * it.  No skb is built, and no device is crossed, before the device under
+ * test, so the generator costs little next to what is measured.
  *
  *   live_frames sink NETNS DEV
  *	attach a counting program to DEV (XDP, drops what it counts)
- *   live_frames gro NETNS DEV
- *	turn GRO on for DEV (a veth then takes XDP frames without a program)
  *   live_frames redirect NETNS DEV TO_DEV
  *	attach to DEV the XDP redirect a user would write by hand: every
  *	frame out of TO_DEV through a one-entry devmap
  *   live_frames send NETNS DEV DST_MAC SECONDS SINK_NETNS SINK_DEV
- *	send 64-byte IPv4 UDP frames 198.18.0.1:1500 -> 198.18.1.2:5000 for
- *	SECONDS on one CPU; print "SENT DELIVERED SECONDS", DELIVERED being
- *	what the sink on SINK_DEV counted meanwhile
+ *	receive 64-byte IPv4 UDP frames 198.18.0.1:1500 -> 198.18.1.2:5000
+ *	on DEV for SECONDS on one CPU; print "SENT DELIVERED SECONDS",
+ *	DELIVERED being what the sink on SINK_DEV counted meanwhile
  *
  * Exit 1 on any failure, with the reason on stderr.
  */
@@ -35,14 +35,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/bpf.h>
-#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/ip.h>
-#include <linux/sockios.h>
 #include <linux/udp.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -177,23 +174,6 @@ static uint64_t sink_count(int ifindex, const char *dev)
 	return sum;
 }
 
-static void gro_on(const char *netns, const char *dev)
-{
-	struct ethtool_value ev = { .cmd = ETHTOOL_SGRO, .data = 1 };
-	struct ifreq ifr = {};
-	int fd;
-
-	enter_netns(netns);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die("socket", errno);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	ifr.ifr_data = (void *)&ev;
-	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
-		die(dev, errno);
-	close(fd);
-}
-
 static uint16_t ip_checksum(const struct iphdr *ip)
 {
 	const uint16_t *w = (const void *)ip;
@@ -245,13 +225,14 @@ static void send_frames(char **argv)
 	const char *sink_netns = argv[4], *sink_dev = argv[5];
 	double seconds = strtod(argv[3], NULL), t0, elapsed;
 	unsigned char dst_mac[ETH_ALEN], frame[FRAME_LEN];
-	struct bpf_insn prog[] = {
-		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_TX),
+	struct bpf_insn pass[] = {
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS),
 		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
 	};
 	struct xdp_md ctx = { .data_end = FRAME_LEN };
 	uint64_t sent = 0, before, after;
 	int prog_fd, sink_ifindex, cpu;
+	__u32 prog_id = 0;
 	cpu_set_t cpus;
 
 	if (sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &dst_mac[0], &dst_mac[1],
@@ -272,16 +253,22 @@ static void send_frames(char **argv)
 	if (sched_setaffinity(0, sizeof(cpus), &cpus))
 		die("sched_setaffinity", errno);
 
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "bench_gen", "GPL", prog, 2, NULL);
-	if (prog_fd < 0)
-		die("generator program", errno);
-	enter_netns(sink_netns);
-	sink_ifindex = ifindex_of(sink_dev);
-	before = sink_count(sink_ifindex, sink_dev);
-
 	/* The ingress device is looked up in the caller's namespace. */
 	enter_netns(netns);
 	ctx.ingress_ifindex = ifindex_of(dev);
+	errno = -bpf_xdp_query_id(ctx.ingress_ifindex, 0, &prog_id);
+	if (errno)
+		die(dev, errno);
+	if (prog_id)
+		prog_fd = bpf_prog_get_fd_by_id(prog_id);
+	else
+		prog_fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "bench_pass", "GPL", pass, 2, NULL);
+	if (prog_fd < 0)
+		die("receiving program", errno);
+	enter_netns(sink_netns);
+	sink_ifindex = ifindex_of(sink_dev);
+	before = sink_count(sink_ifindex, sink_dev);
+	enter_netns(netns);
 	t0 = now();
 	do {
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = FRAME_LEN,
@@ -307,15 +294,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "sink"))
 		sink(argv[2], argv[3]);
-	else if (argc == 4 && !strcmp(argv[1], "gro"))
-		gro_on(argv[2], argv[3]);
 	else if (argc == 5 && !strcmp(argv[1], "redirect"))
 		redirect(argv[2], argv[3], argv[4]);
 	else if (argc == 8 && !strcmp(argv[1], "send"))
 		send_frames(argv + 2);
 	else {
 		fprintf(stderr, "usage: live_frames sink NETNS DEV\n"
-				"       live_frames gro NETNS DEV\n"
 				"       live_frames redirect NETNS DEV TO_DEV\n"
 				"       live_frames send NETNS DEV DST_MAC SECONDS SINK_NETNS SINK_DEV\n");
 		return 2;

@@ -53,7 +53,10 @@ static __always_inline void tcspan_classify_parse(struct __sk_buff *skb,
 /*
  * A global function, which the verifier checks once on its own, for any
  * keys: the paths through the headers do not multiply with the paths
- * through the match.
+ * through the match's lists.  Rules with at most one `src` and one `dst`
+ * are matched inline instead (tcspan_match_short()), which the verifier
+ * walks in a few thousand more steps: a call and its return thunk cost
+ * more than that match.
  */
 __noinline int tcspan_classify_match(const struct tcspan_match_cfg *cfg,
 				     const struct tcspan_packet *pkt)
@@ -88,7 +91,8 @@ int tcspan_classify(struct __sk_buff *skb)
 		if (!bpf_skb_pull_data(skb, want))
 			tcspan_classify_parse(skb, &pkt);
 	}
-	if (!tcspan_classify_match(cfg, &pkt))
+	if (tcspan_match_short(cfg) ? !tcspan_match_upto(cfg, &pkt, 1) :
+				      !tcspan_classify_match(cfg, &pkt))
 		return 0;
 	if ((cfg->keys & TCSPAN_KEY_SAMPLE) && cfg->sample > 1) {
 		flows = bpf_map_lookup_elem(&sample_flows, &slot);

@@ -12,7 +12,9 @@
  * program calls tcspan_parse(), then tcspan_match() from a global function
  * of its own (see classifier.bpf.c): the verifier checks a global function
  * once, by itself, so that the paths through the headers do not multiply
- * with the paths through the match.  Then tcspan_sample() on a match.
+ * with the paths through the match.  A program may match a rule for which
+ * tcspan_match_short() holds inline, with tcspan_match_upto(cfg, pkt, 1).
+ * Then tcspan_sample() on a match.
  */
 #ifndef TCSPAN_MATCH_H
 #define TCSPAN_MATCH_H
@@ -396,11 +398,12 @@ static __always_inline bool tcspan_cidr_contains(const struct tcspan_cidr *c,
 }
 
 static __always_inline bool tcspan_cidrs_contain(const struct tcspan_cidr *list,
-						 __u32 n, __u8 family, const __be32 *addr)
+						 __u32 n, __u32 max, __u8 family,
+						 const __be32 *addr)
 {
 	__u32 i;
 
-	for (i = 0; i < TCSPAN_MATCH_CIDRS && i < n; i++)
+	for (i = 0; i < max && i < n; i++)
 		if (tcspan_cidr_contains(&list[i], family, addr))
 			return true;
 	return false;
@@ -413,9 +416,13 @@ static __always_inline bool tcspan_port_in(__be16 port, __u16 first, __u16 last)
 	return p >= first && p <= last;
 }
 
-/* Whether `pkt` holds every key of `cfg` but `sample`. */
-static __always_inline bool tcspan_match(const struct tcspan_match_cfg *cfg,
-					 const struct tcspan_packet *pkt)
+/*
+ * Whether `pkt` holds every key of `cfg` but `sample`, looking at no more
+ * than `max` items of `src` and `dst` (a constant: TCSPAN_MATCH_CIDRS, or
+ * 1 for tcspan_match_short()).
+ */
+static __always_inline bool tcspan_match_upto(const struct tcspan_match_cfg *cfg,
+					      const struct tcspan_packet *pkt, __u32 max)
 {
 	__u32 keys = cfg->keys, flags = pkt->flags;
 
@@ -440,12 +447,29 @@ static __always_inline bool tcspan_match(const struct tcspan_match_cfg *cfg,
 	if ((keys & (TCSPAN_KEY_SRC | TCSPAN_KEY_DST)) && !(flags & TCSPAN_PACKET_ADDRS))
 		return false;
 	if ((keys & TCSPAN_KEY_SRC) &&
-	    !tcspan_cidrs_contain(cfg->src, cfg->n_src, pkt->family, pkt->src))
+	    !tcspan_cidrs_contain(cfg->src, cfg->n_src, max, pkt->family, pkt->src))
 		return false;
 	if ((keys & TCSPAN_KEY_DST) &&
-	    !tcspan_cidrs_contain(cfg->dst, cfg->n_dst, pkt->family, pkt->dst))
+	    !tcspan_cidrs_contain(cfg->dst, cfg->n_dst, max, pkt->family, pkt->dst))
 		return false;
 	return true;
+}
+
+/* Whether `pkt` holds every key of `cfg` but `sample`. */
+static __always_inline bool tcspan_match(const struct tcspan_match_cfg *cfg,
+					 const struct tcspan_packet *pkt)
+{
+	return tcspan_match_upto(cfg, pkt, TCSPAN_MATCH_CIDRS);
+}
+
+/*
+ * A rule with at most one item in `src` and in `dst`: the common case,
+ * matched without a loop, so that a program can have it inline and call
+ * its global function (tcspan_match()) only for longer lists.
+ */
+static __always_inline bool tcspan_match_short(const struct tcspan_match_cfg *cfg)
+{
+	return cfg->n_src <= 1 && cfg->n_dst <= 1;
 }
 
 /* The flow of `pkt`, the same for both directions (see tcspan_flow_key). */

@@ -3,7 +3,9 @@
  * make bench: what tcspan's BPF programs cost per packet, measured with
  * BPF_PROG_TEST_RUN and `repeat` on one 64-byte UDP frame, side by side in
  * one run: a trivial cls_bpf program (return "match"), tcspan's classifier
- * with no key (match-all) and with five keys; a trivial XDP program
+ * with no key (match-all), with five keys (one prefix each for src and dst:
+ * matched inline), and with five keys whose dst is a list of four prefixes
+ * (the last one matching: its global function); a trivial XDP program
  * (XDP_TX), tcspan's XDP program with one match-all entry and with one
  * five-key entry (each redirecting through its devmap).  Prints a table
  * with ratios to the trivial program of the same kind and writes the
@@ -54,35 +56,37 @@ static void build_frame(unsigned char *buf, size_t len)
 	udp->len = htons(len - sizeof(*eth) - sizeof(*ip));
 }
 
-/* The median of RUNS test runs of `repeat` packets, in ns per packet. */
+/* One test run of `repeat` packets: ns per packet, and the verdict. */
 static int measure(int prog_fd, unsigned int repeat, double *ns, int *retval)
 {
 	/* IPv4 after a 14-byte Ethernet header: 2 bytes in, it is aligned. */
 	unsigned char storage[2 + 64] __attribute__((aligned(4))), *frame = storage + 2;
-	double v[RUNS], t;
-	int i, j;
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = frame,
+		.data_size_in = 64,
+		.repeat = repeat,
+	);
 
 	build_frame(frame, 64);
-	for (i = 0; i < RUNS; i++) {
-		LIBBPF_OPTS(bpf_test_run_opts, opts,
-			.data_in = frame,
-			.data_size_in = 64,
-			.repeat = repeat,
-		);
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	*ns = opts.duration;
+	*retval = opts.retval;
+	return 0;
+}
 
-		if (bpf_prog_test_run_opts(prog_fd, &opts))
-			return -errno;
-		v[i] = opts.duration;
-		*retval = opts.retval;
-	}
-	for (i = 1; i < RUNS; i++)
+static double median(double *v, int n)
+{
+	double t;
+	int i, j;
+
+	for (i = 1; i < n; i++)
 		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
 			t = v[j];
 			v[j] = v[j - 1];
 			v[j - 1] = t;
 		}
-	*ns = v[RUNS / 2];
-	return 0;
+	return v[n / 2];
 }
 
 /* r0 = VERDICT; exit */
@@ -135,24 +139,24 @@ static int tcspan_xdp_program(const struct tcspan_match_cfg *cfg, struct tcspan_
 	return bpf_program__fd((*skel)->progs.tcspan_xdp);
 }
 
-#define PROGS 6
+#define PROGS 7
 
 int main(int argc, char **argv)
 {
-	struct classifier_shared *all = NULL, *five = NULL;
+	struct classifier_shared *all = NULL, *five = NULL, *list = NULL;
 	struct tcspan_xdp *xdp_all = NULL, *xdp_five = NULL;
-	struct tcspan_match_cfg cfg_all = {}, cfg_five = {};
+	struct tcspan_match_cfg cfg_all = {}, cfg_five = {}, cfg_list;
 	const char *json = NULL;
 	unsigned int repeat = 1000000;
-	double ns[PROGS];
-	int fd[PROGS], ret[PROGS], i, status = 1;
+	double ns[PROGS], runs[PROGS][RUNS];
+	int fd[PROGS], ret[PROGS], i, r, status = 1;
 	static const char *const names[PROGS] = {
 		"trivial cls_bpf program", "tcspan match-all", "tcspan five keys",
-		"trivial XDP program", "tcspan XDP match-all", "tcspan XDP five keys",
+		"tcspan five keys, 4 dst", "trivial XDP program", "tcspan XDP match-all", "tcspan XDP five keys",
 	};
 	/* What each must return for the frame: "match" (TC_ACT_UNSPEC), and
 	 * a redirect for tcspan's XDP entries. */
-	static const int expect[PROGS] = { -1, -1, -1, XDP_TX, XDP_REDIRECT, XDP_REDIRECT };
+	static const int expect[PROGS] = { -1, -1, -1, -1, XDP_TX, XDP_REDIRECT, XDP_REDIRECT };
 	FILE *out;
 
 	for (i = 1; i < argc; i++) {
@@ -177,30 +181,52 @@ int main(int argc, char **argv)
 	cfg_five.src_port_first = 1024;
 	cfg_five.src_port_last = 65535;
 	cfg_five.dst_port_first = cfg_five.dst_port_last = 5001;
+	/* The same with dst [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 198.18.0.0/24]. */
+	cfg_list = cfg_five;
+	cfg_list.n_dst = 4;
+	cfg_list.dst[3] = cfg_five.dst[0];
+	for (i = 0; i < 3; i++) {
+		static const char *const miss[] = { "10.0.0.0", "172.16.0.0", "192.168.0.0" };
+		static const __u8 len[] = { 8, 12, 16 };
+
+		cfg_list.dst[i].family = TCSPAN_FAMILY_IPV4;
+		cfg_list.dst[i].len = len[i];
+		inet_pton(AF_INET, miss[i], cfg_list.dst[i].addr);
+	}
 
 	fd[0] = trivial_program(BPF_PROG_TYPE_SCHED_CLS, -1);
 	fd[1] = tcspan_program(&cfg_all, &all);
 	fd[2] = tcspan_program(&cfg_five, &five);
-	fd[3] = trivial_program(BPF_PROG_TYPE_XDP, XDP_TX);
-	fd[4] = tcspan_xdp_program(&cfg_all, &xdp_all);
-	fd[5] = tcspan_xdp_program(&cfg_five, &xdp_five);
-	for (i = 0; i < PROGS; i++) {
-		if (fd[i] < 0 || measure(fd[i], repeat, &ns[i], &ret[i])) {
-			fprintf(stderr, "program_cost: %s: %s\n", names[i],
-				strerror(fd[i] < 0 ? -fd[i] : errno));
+	fd[3] = tcspan_program(&cfg_list, &list);
+	fd[4] = trivial_program(BPF_PROG_TYPE_XDP, XDP_TX);
+	fd[5] = tcspan_xdp_program(&cfg_all, &xdp_all);
+	fd[6] = tcspan_xdp_program(&cfg_five, &xdp_five);
+	for (i = 0; i < PROGS; i++)
+		if (fd[i] < 0) {
+			fprintf(stderr, "program_cost: %s: %s\n", names[i], strerror(-fd[i]));
 			goto out;
 		}
-		if (ret[i] != expect[i]) {
-			fprintf(stderr, "program_cost: %s returned %d for the frame, not %d\n",
-				names[i], ret[i], expect[i]);
-			goto out;
+	/* Rounds, each program once per round: a drift of the machine's speed
+	 * touches them all alike. */
+	for (r = 0; r < RUNS; r++)
+		for (i = 0; i < PROGS; i++) {
+			if (measure(fd[i], repeat, &runs[i][r], &ret[i])) {
+				fprintf(stderr, "program_cost: %s: %s\n", names[i], strerror(errno));
+				goto out;
+			}
+			if (ret[i] != expect[i]) {
+				fprintf(stderr, "program_cost: %s returned %d for the frame, not %d\n",
+					names[i], ret[i], expect[i]);
+				goto out;
+			}
 		}
-	}
+	for (i = 0; i < PROGS; i++)
+		ns[i] = median(runs[i], RUNS);
 	printf("BPF program cost per packet (BPF_PROG_TEST_RUN, 64-byte UDP, "
 	       "median of %d runs x %u)\n", RUNS, repeat);
 	printf("  %-26s %10s %10s\n", "program", "ns/packet", "ratio");
 	for (i = 0; i < PROGS; i++)
-		printf("  %-26s %10.1f %9.2fx\n", names[i], ns[i], ns[i] / ns[i < 3 ? 0 : 3]);
+		printf("  %-26s %10.1f %9.2fx\n", names[i], ns[i], ns[i] / ns[i < 4 ? 0 : 4]);
 	if (json) {
 		out = fopen(json, "w");
 		if (!out) {
@@ -208,19 +234,20 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		fprintf(out, "{\"classifier_ns_per_packet\": {\"trivial\": %.1f, "
-			"\"match_all\": %.1f, \"five_keys\": %.1f}, "
+			"\"match_all\": %.1f, \"five_keys\": %.1f, \"five_keys_4_dst\": %.1f}, "
 			"\"xdp_ns_per_packet\": {\"trivial\": %.1f, "
 			"\"match_all\": %.1f, \"five_keys\": %.1f}, \"repeat\": %u}\n",
-			ns[0], ns[1], ns[2], ns[3], ns[4], ns[5], repeat);
+			ns[0], ns[1], ns[2], ns[3], ns[4], ns[5], ns[6], repeat);
 		fclose(out);
 	}
 	status = 0;
 out:
-	for (i = 0; i < PROGS; i += 3)
+	for (i = 0; i < PROGS; i += 4)
 		if (fd[i] >= 0)
 			close(fd[i]);
 	classifier_shared__free(all);
 	classifier_shared__free(five);
+	classifier_shared__free(list);
 	tcspan_xdp__destroy(xdp_all);
 	tcspan_xdp__destroy(xdp_five);
 	return status;

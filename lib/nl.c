@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -21,10 +23,19 @@
 #define NETNS_RUN_DIR "/run/netns"
 
 /*
- * Requests in flight before answers are read.  Each answer with
- * NETLINK_CAP_ACK is small, so this stays well inside the receive buffer.
+ * Requests sent in one batch: one sendmsg of up to NL_WINDOW messages (or
+ * NL_BATCH_BYTES), whose answers the kernel has queued by the time sendmsg
+ * returns (rtnetlink runs each request in the sender's context, in order).
+ * Each answer with NETLINK_CAP_ACK is small, so a window of them stays well
+ * inside the receive buffer.
  */
-#define NL_WINDOW 128
+#define NL_WINDOW 256
+#define NL_BATCH_BYTES (128 << 10)
+
+/* Answers taken per recvmmsg, and the room for each: an ack is 36 bytes,
+ * the extended ack's attributes add a short text and a few numbers. */
+#define NL_ACK_SLOTS 64
+#define NL_ACK_SIZE 2048
 
 struct nl_pending {
 	uint32_t seq;
@@ -34,8 +45,13 @@ struct nl_pending {
 struct nl_conn {
 	struct nl_sock *sk;
 	char *netns;
+	/* The batch: window[answered..outstanding) are its requests, sent
+	 * and not yet answered, or still in `batch` waiting to be sent. */
 	struct nl_pending window[NL_WINDOW];
-	unsigned int outstanding;
+	unsigned int outstanding, answered;
+	unsigned char *batch;
+	size_t batch_len, batch_cap;
+	unsigned char *acks;		/* NL_ACK_SLOTS x NL_ACK_SIZE */
 };
 
 static int zclose(int *fd)
@@ -169,6 +185,8 @@ void nl_conn__close(struct nl_conn *conn)
 	if (!conn)
 		return;
 	nl_socket_free(conn->sk);
+	free(conn->batch);
+	free(conn->acks);
 	free(conn->netns);
 	free(conn);
 }
@@ -204,88 +222,175 @@ static const char *extack_message(struct nlmsghdr *hdr)
 	return NULL;
 }
 
-/* Answer to request `seq`: find it, report it, drop it from the window. */
-static int settle(struct nl_conn *conn, uint32_t seq, int error, const char *extack,
-		  nl_ack_fn ack, void *ctx)
+/* Report every request of the batch not yet answered as failed. */
+static void fail_batch(struct nl_conn *conn, int error, const char *text,
+		       nl_ack_fn ack, void *ctx)
 {
 	unsigned int i;
 
-	for (i = 0; i < conn->outstanding; i++) {
+	for (i = conn->answered; i < conn->outstanding; i++)
+		if (ack)
+			ack(conn->window[i].tag, error, text, ctx);
+	conn->outstanding = conn->answered = 0;
+	conn->batch_len = 0;
+}
+
+/* Answer to request `seq`: find it (the kernel answers in order, so it is
+ * the first unanswered one), report it, count it answered. */
+static int settle(struct nl_conn *conn, uint32_t seq, int error, const char *extack,
+		  nl_ack_fn ack, void *ctx)
+{
+	struct nl_pending found;
+	unsigned int i;
+
+	for (i = conn->answered; i < conn->outstanding; i++) {
 		if (conn->window[i].seq != seq)
 			continue;
+		found = conn->window[i];
+		conn->window[i] = conn->window[conn->answered];
+		conn->window[conn->answered++] = found;
 		if (ack)
-			ack(conn->window[i].tag, error, extack, ctx);
-		conn->window[i] = conn->window[--conn->outstanding];
+			ack(found.tag, error, extack, ctx);
 		return error;
 	}
 	return 0;
 }
 
-/* Read answers until at most `keep` requests are outstanding. */
-static int drain(struct nl_conn *conn, unsigned int keep, nl_ack_fn ack, void *ctx)
+/* One datagram of answers, `len` bytes of it received (`truncated`: it
+ * was longer); returns the first error it reports. */
+static int answers(struct nl_conn *conn, struct nlmsghdr *hdr, int len, bool truncated,
+		   nl_ack_fn ack, void *ctx)
 {
-	int first = 0;
+	int first = 0, error;
 
-	while (conn->outstanding > keep) {
-		struct sockaddr_nl peer;
-		unsigned char *buf = NULL;
-		struct nlmsghdr *hdr;
-		int n;
+	if (truncated) {
+		/* Only an answer's own header and errno are sure to be whole. */
+		if (len < (int)(NLMSG_HDRLEN + sizeof(struct nlmsgerr)) ||
+		    hdr->nlmsg_type != NLMSG_ERROR)
+			return 0;
+		error = ((struct nlmsgerr *)nlmsg_data(hdr))->error;
+		return settle(conn, hdr->nlmsg_seq, error, NULL, ack, ctx);
+	}
+	for (; nlmsg_ok(hdr, len); hdr = nlmsg_next(hdr, &len)) {
+		if (hdr->nlmsg_type != NLMSG_ERROR)
+			continue;
+		error = ((struct nlmsgerr *)nlmsg_data(hdr))->error;
+		error = settle(conn, hdr->nlmsg_seq, error, error ? extack_message(hdr) : NULL,
+			       ack, ctx);
+		if (error && !first)
+			first = error;
+	}
+	return first;
+}
 
-		n = nl_recv(conn->sk, &peer, &buf, NULL);
+/* Read the answers to the batch sent, many per recvmmsg. */
+static int drain(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
+{
+	struct sockaddr_nl peer[NL_ACK_SLOTS];
+	struct mmsghdr msgs[NL_ACK_SLOTS];
+	struct iovec iov[NL_ACK_SLOTS];
+	int fd = nl_socket_get_fd(conn->sk), first = 0, error, n, k;
+	unsigned int want;
+
+	if (!conn->acks) {
+		conn->acks = malloc(NL_ACK_SLOTS * NL_ACK_SIZE);
+		if (!conn->acks) {
+			fail_batch(conn, -ENOMEM, "out of memory for netlink answers", ack, ctx);
+			return -ENOMEM;
+		}
+	}
+	while (conn->answered < conn->outstanding) {
+		want = conn->outstanding - conn->answered;
+		if (want > NL_ACK_SLOTS)
+			want = NL_ACK_SLOTS;
+		memset(msgs, 0, want * sizeof(msgs[0]));
+		for (k = 0; k < (int)want; k++) {
+			iov[k].iov_base = conn->acks + (size_t)k * NL_ACK_SIZE;
+			iov[k].iov_len = NL_ACK_SIZE;
+			msgs[k].msg_hdr.msg_iov = &iov[k];
+			msgs[k].msg_hdr.msg_iovlen = 1;
+			msgs[k].msg_hdr.msg_name = &peer[k];
+			msgs[k].msg_hdr.msg_namelen = sizeof(peer[k]);
+		}
+		n = recvmmsg(fd, msgs, want, MSG_WAITFORONE, NULL);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0) {
-			free(buf);
 			/* The socket is unusable: fail everything still in flight. */
-			while (conn->outstanding)
-				settle(conn, conn->window[0].seq, -EIO, "netlink receive failed",
-				       ack, ctx);
+			fail_batch(conn, -EIO, "netlink receive failed", ack, ctx);
 			return first ? first : -EIO;
 		}
-		for (hdr = (struct nlmsghdr *)buf; nlmsg_ok(hdr, n); hdr = nlmsg_next(hdr, &n)) {
-			int error = 0;
-			const char *text = NULL;
-
-			if (hdr->nlmsg_type != NLMSG_ERROR)
+		for (k = 0; k < n; k++) {
+			/* Answers come from the kernel (port 0) alone. */
+			if (peer[k].nl_pid != 0)
 				continue;
-			error = ((struct nlmsgerr *)nlmsg_data(hdr))->error;
-			if (error)
-				text = extack_message(hdr);
-			error = settle(conn, hdr->nlmsg_seq, error, text, ack, ctx);
+			error = answers(conn, iov[k].iov_base, (int)msgs[k].msg_len,
+					msgs[k].msg_hdr.msg_flags & MSG_TRUNC, ack, ctx);
 			if (error && !first)
 				first = error;
 		}
-		free(buf);
 	}
+	conn->outstanding = conn->answered = 0;
 	return first;
+}
+
+/* Send the batch, then read its answers. */
+static int push(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
+{
+	ssize_t n;
+
+	if (conn->batch_len) {
+		do
+			n = send(nl_socket_get_fd(conn->sk), conn->batch, conn->batch_len, 0);
+		while (n < 0 && errno == EINTR);
+		conn->batch_len = 0;
+		if (n < 0) {
+			fail_batch(conn, -EIO, "netlink send failed", ack, ctx);
+			return -EIO;
+		}
+	}
+	return drain(conn, ack, ctx);
 }
 
 int nl_conn__send(struct nl_conn *conn, struct nl_msg *msg, void *tag,
 		  nl_ack_fn ack, void *ctx)
 {
 	struct nlmsghdr *hdr = nlmsg_hdr(msg);
-	int ret, first = 0;
-	uint32_t seq;
+	size_t len = NLMSG_ALIGN(hdr->nlmsg_len), cap;
+	unsigned char *grown;
+	int first = 0;
 
-	if (conn->outstanding == NL_WINDOW)
-		first = drain(conn, NL_WINDOW / 2, ack, ctx);
-	hdr->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	ret = nl_send_auto(conn->sk, msg);
-	seq = hdr->nlmsg_seq;
-	nlmsg_free(msg);
-	if (ret < 0) {
-		if (ack)
-			ack(tag, -EIO, "netlink send failed", ctx);
-		return -EIO;
+	if (conn->outstanding == NL_WINDOW ||
+	    (conn->batch_len && conn->batch_len + len > NL_BATCH_BYTES))
+		first = push(conn, ack, ctx);
+	if (conn->batch_len + len > conn->batch_cap) {
+		cap = conn->batch_len + len > NL_BATCH_BYTES ? conn->batch_len + len : NL_BATCH_BYTES;
+		grown = realloc(conn->batch, cap);
+		if (!grown) {
+			nlmsg_free(msg);
+			if (ack)
+				ack(tag, -ENOMEM, "out of memory for a netlink request", ctx);
+			return -ENOMEM;
+		}
+		conn->batch = grown;
+		conn->batch_cap = cap;
 	}
-	conn->window[conn->outstanding].seq = seq;
+	/* The socket's port and next sequence number, as a send would set. */
+	nl_complete_msg(conn->sk, msg);
+	hdr->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	memcpy(conn->batch + conn->batch_len, hdr, hdr->nlmsg_len);
+	memset(conn->batch + conn->batch_len + hdr->nlmsg_len, 0, len - hdr->nlmsg_len);
+	conn->batch_len += len;
+	conn->window[conn->outstanding].seq = hdr->nlmsg_seq;
 	conn->window[conn->outstanding].tag = tag;
 	conn->outstanding++;
+	nlmsg_free(msg);
 	return first;
 }
 
 int nl_conn__flush(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 {
-	return drain(conn, 0, ack, ctx);
+	return push(conn, ack, ctx);
 }
 
 struct request_result {

@@ -2,11 +2,13 @@
 /*
  * rtnetlink connections, one per network namespace, on libnl sockets.
  *
- * Requests are pipelined: nl_conn__send() queues a message without waiting
- * and nl_conn__flush() collects every outstanding acknowledgement, so a
- * thousand filters cost a few round trips instead of a thousand.  Every
- * socket asks for extended acks; the kernel's message is handed back with
- * the request it answers.
+ * Requests are batched: nl_conn__send() adds a message to the connection's
+ * batch, which goes to the kernel in one sendmsg when it is full or at
+ * nl_conn__flush(), and the answers come back many per recvmmsg, so a
+ * thousand filters cost a few system calls instead of two thousand.  Every
+ * request asks for an acknowledgement and every socket for extended acks;
+ * the kernel's message is handed back with the request it answers.  A
+ * dump on a connection waits for no batch: flush first.
  */
 #ifndef TCSPAN_NL_H
 #define TCSPAN_NL_H
@@ -33,14 +35,15 @@ void nl_conn__close(struct nl_conn *conn);
 const char *nl_conn__netns(const struct nl_conn *conn);
 
 /*
- * Queue `msg` (which nl_conn__send frees) with NLM_F_ACK; `tag` comes back
- * in the flush callback.  When the window of outstanding requests is full,
- * earlier answers are read first (and reported through `ack`).
+ * Add `msg` (which nl_conn__send frees) to the batch, with NLM_F_ACK; `tag`
+ * comes back in the callback.  When the batch is full, it is sent and its
+ * answers are read first (and reported through `ack`); their first error
+ * is returned.
  */
 int nl_conn__send(struct nl_conn *conn, struct nl_msg *msg, void *tag,
 		  nl_ack_fn ack, void *ctx);
 
-/* Read every outstanding answer.  Returns the first error seen, or 0. */
+/* Send the batch and read every answer.  Returns the first error seen, or 0. */
 int nl_conn__flush(struct nl_conn *conn, nl_ack_fn ack, void *ctx);
 
 /* " (needs CAP_NET_ADMIN)" for an rtnetlink EPERM, else "". */

@@ -1674,10 +1674,14 @@ void tcspan_model__free(struct tcspan_topology *topo)
 
 const char *tcspan_endpoint__str(const struct tcspan_endpoint *ep, char *buf, size_t size)
 {
-	if (ep->netns[0])
-		snprintf(buf, size, "%s/%s", ep->netns, ep->dev);
-	else
-		snprintf(buf, size, "%s", ep->dev);
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (ep->netns[0]) {
+		str_append(buf, size, &len, ep->netns);
+		str_append(buf, size, &len, "/");
+	}
+	str_append(buf, size, &len, ep->dev);
 	return buf;
 }
 

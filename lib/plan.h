@@ -121,13 +121,15 @@ struct kop {
 	struct tcspan_mark mark;	/* where in the file it comes from */
 };
 
+/* The plan's strings, packed in blocks (plan.c). */
+struct plan_strings;
+
 struct plan_result {
 	struct kop *ops;
 	size_t n_ops;
 	struct tcspan_change *changes;
 	size_t n_changes;
-	char **strings;			/* owned by the result: names, details */
-	size_t n_strings;
+	struct plan_strings *strings;	/* owned by the result: names, details */
 	struct kop_xdp **xdp;		/* what XDP_SET ops point to */
 	size_t n_xdp;
 };

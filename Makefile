@@ -61,7 +61,7 @@ CFLAGS	?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
 		   -Wmissing-prototypes -fPIC -MMD -MP \
 		   -I$(BUILD)/bpf -Ilib -Ibpf $(PKG_CFLAGS)
-LDLIBS	+= $(PKG_LIBS)
+LDLIBS	+= $(PKG_LIBS) -pthread
 ifeq ($(SANITIZE),1)
 override CFLAGS += $(SAN_FLAGS)
 override LDFLAGS += $(SAN_FLAGS)

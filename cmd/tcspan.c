@@ -305,14 +305,21 @@ static int parse_opts(int argc, char **argv, struct cmd_opts *o, const char *all
 	return 0;
 }
 
+/* Whether FILE names something; says so when it does not. */
+static bool file_named(const char *path)
+{
+	if (*path)
+		return true;
+	fprintf(stderr, "tcspan: error: an empty FILE name\n");
+	return false;
+}
+
 static struct tcspan_topology *load(const char *path, struct tcspan_error *err)
 {
 	struct tcspan_topology *topo;
 
-	if (!*path) {
-		fprintf(stderr, "tcspan: error: an empty FILE name\n");
+	if (!file_named(path))
 		return NULL;
-	}
 	topo = tcspan_topology__from_file(path, err);
 
 	if (!topo)
@@ -361,19 +368,20 @@ static int do_validate(int argc, char **argv)
 }
 
 /*
- * Plan `topo` and, unless only planning, apply it; print what was (or would
- * be) done.  `quiet_noop` leaves out "No changes." (apply --watch wakes on
+ * Plan `topo` (or the file at `path`, read while the kernel is) and, unless
+ * only planning, apply it; print what was (or would be) done.  `quiet_noop` leaves out "No changes." (apply --watch wakes on
  * its own changes too).  Returns the exit status.
  */
-static int converge(const struct tcspan_topology *topo, const struct cmd_opts *o,
-		    bool apply, bool quiet_noop)
+static int converge(const struct tcspan_topology *topo, const char *path,
+		    const struct cmd_opts *o, bool apply, bool quiet_noop)
 {
 	struct tcspan_plan_opts popts = { .sz = sizeof(popts), .lock_timeout = o->wait };
 	struct tcspan_error *err = tcspan_error__new();
 	struct tcspan_plan *plan;
 	int status = 1, ret;
 
-	plan = tcspan_plan__new(topo, &popts, err);
+	plan = topo ? tcspan_plan__new(topo, &popts, err) :
+		      tcspan_plan__new_from_file(path, &popts, err);
 	if (!plan) {
 		print_errors(err);
 		goto out;
@@ -458,7 +466,7 @@ static int keep_applying(const struct tcspan_topology *topo, const struct cmd_op
 		status = 1;
 		goto out;
 	}
-	status = converge(topo, o, true, false);
+	status = converge(topo, NULL, o, true, false);
 	if (status)
 		goto out;
 	if (!quiet)
@@ -490,7 +498,7 @@ static int keep_applying(const struct tcspan_topology *topo, const struct cmd_op
 			status = 1;
 			break;
 		}
-		if (converge(topo, o, true, true) && !quiet)
+		if (converge(topo, NULL, o, true, true) && !quiet)
 			fprintf(stderr, "tcspan: trying again on the next change\n");
 		malloc_trim(0);
 	}
@@ -520,13 +528,14 @@ static int plan_or_apply(int argc, char **argv, bool apply)
 		fprintf(stderr, "tcspan: error: %s needs exactly one FILE\n", argv[0]);
 		goto out;
 	}
-	topo = load(argv[o.optind], err);
-	if (!topo)
-		goto out;
-	if (o.keep_applying)
-		status = keep_applying(topo, &o);
-	else
-		status = converge(topo, &o, apply, false);
+	/* --watch needs the topology before its first plan (its watch). */
+	if (o.keep_applying) {
+		topo = load(argv[o.optind], err);
+		if (topo)
+			status = keep_applying(topo, &o);
+	} else if (file_named(argv[o.optind])) {
+		status = converge(NULL, argv[o.optind], &o, apply, false);
+	}
 out:
 	tcspan_topology__free(topo);
 	tcspan_error__free(err);

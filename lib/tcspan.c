@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -16,12 +17,14 @@
 #include "nl.h"
 #include "observe.h"
 #include "plan.h"
+#include "str.h"
 
 #define LOCK_DIR  "/run/tcspan"
 #define LOCK_FILE LOCK_DIR "/lock"
 
 struct tcspan_plan {
 	const struct tcspan_topology *topo;
+	struct tcspan_topology *own_topo;	/* tcspan_plan__new_from_file()'s */
 	char name[TCSPAN_TOPOLOGY_NAME_MAX + 1];
 	int lock_fd;
 	struct conn_pool pool;
@@ -35,7 +38,11 @@ struct tcspan_plan {
 	bool applied;
 };
 
-static int lock_acquire(unsigned int timeout, struct tcspan_error *err)
+/*
+ * Take the lock: wait for it `timeout` seconds (0: without limit), or with
+ * `try`, not at all (-EWOULDBLOCK, no message, when another tcspan holds it).
+ */
+static int lock_acquire(unsigned int timeout, bool try, struct tcspan_error *err)
 {
 	struct timespec start, now;
 	int fd;
@@ -47,6 +54,14 @@ static int lock_acquire(unsigned int timeout, struct tcspan_error *err)
 	if (fd < 0)
 		return tcspan_error__add(err, -errno, "cannot open %s: %s", LOCK_FILE,
 					 strerror(errno));
+	if (try) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		if (errno != EWOULDBLOCK)
+			goto fail;
+		close(fd);
+		return -EWOULDBLOCK;
+	}
 	if (!timeout) {
 		if (flock(fd, LOCK_EX) == 0)
 			return fd;
@@ -115,46 +130,177 @@ static int read_objects(struct tcspan_plan *plan, struct tcspan_error *err)
 	return ret;
 }
 
-static struct tcspan_plan *plan_new(const struct tcspan_topology *topo, const char *name,
-				    const struct tcspan_plan_opts *opts,
-				    struct tcspan_error *err)
+static unsigned int lock_timeout(const struct tcspan_plan_opts *opts)
 {
-	unsigned int timeout = 0;
-	struct tcspan_plan *plan;
-	int ret;
-
 	if (opts && opts->sz >= offsetof(struct tcspan_plan_opts, lock_timeout) +
 				sizeof(opts->lock_timeout))
-		timeout = opts->lock_timeout;
-	plan = calloc(1, sizeof(*plan));
+		return opts->lock_timeout;
+	return 0;
+}
+
+static struct tcspan_plan *plan_alloc(const char *name)
+{
+	struct tcspan_plan *plan = calloc(1, sizeof(*plan));
+
 	if (!plan) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	plan->topo = topo;
 	plan->meta.fd = -1;
-	snprintf(plan->name, sizeof(plan->name), "%s", name);
-	plan->lock_fd = lock_acquire(timeout, err);
+	plan->lock_fd = -1;
+	str_copy(plan->name, sizeof(plan->name), name);
+	return plan;
+}
+
+/* What a topology needs of the system before its plan: its namespaces,
+ * and the objects of its match.bpf rules. */
+static int check_topology(struct tcspan_plan *plan, struct tcspan_error *err)
+{
+	int ret = tcspan_topology__check_system(plan->topo, err);
+
+	return ret ? ret : read_objects(plan, err);
+}
+
+/* The plan, from what was observed and the topology's metadata. */
+static int compute(struct tcspan_plan *plan, struct tcspan_error *err)
+{
+	int ret = meta_read(plan->name, &plan->meta, err);
+
+	if (ret)
+		return ret;
+	return plan_compute(plan->topo, plan->name, &plan->obs, &plan->meta,
+			    plan->meta.fd >= 0, plan->objects, &plan->res, err);
+}
+
+static struct tcspan_plan *plan_new(const struct tcspan_topology *topo, const char *name,
+				    const struct tcspan_plan_opts *opts,
+				    struct tcspan_error *err)
+{
+	struct tcspan_plan *plan = plan_alloc(name);
+	int ret;
+
+	if (!plan)
+		return NULL;
+	plan->topo = topo;
+	plan->lock_fd = lock_acquire(lock_timeout(opts), false, err);
 	if (plan->lock_fd < 0) {
 		ret = plan->lock_fd;
 		goto fail;
 	}
-	if (topo && (ret = tcspan_topology__check_system(topo, err)))
-		goto fail;
-	if (topo && (ret = read_objects(plan, err)))
+	if (topo && (ret = check_topology(plan, err)))
 		goto fail;
 	ret = observe(&plan->pool, &plan->obs, err);
-	if (ret)
-		goto fail;
-	ret = meta_read(name, &plan->meta, err);
-	if (ret)
-		goto fail;
-	ret = plan_compute(topo, name, &plan->obs, &plan->meta, plan->meta.fd >= 0,
-			   plan->objects, &plan->res, err);
+	if (!ret)
+		ret = compute(plan, err);
 	if (ret)
 		goto fail;
 	return plan;
 fail:
+	tcspan_plan__free(plan);
+	errno = -ret;
+	return NULL;
+}
+
+/* The file, read and checked on a thread of its own. */
+struct file_job {
+	const char *path;
+	struct tcspan_topology *topo;
+	int error;			/* errno when topo is NULL */
+	struct tcspan_error *err;	/* the file's problems */
+};
+
+static void *read_topology_file(void *arg)
+{
+	struct file_job *job = arg;
+
+	job->topo = tcspan_topology__from_file(job->path, job->err);
+	job->error = job->topo ? 0 : errno;
+	return NULL;
+}
+
+static void copy_messages(struct tcspan_error *to, const struct tcspan_error *from, int error)
+{
+	size_t i;
+
+	for (i = 0; i < tcspan_error__count(from); i++)
+		tcspan_error__add(to, error, "%s", tcspan_error__message(from, i));
+}
+
+/*
+ * Reading the file (libyaml, then the model's checks) and reading the
+ * kernel need nothing of each other: the file is read on a second thread
+ * while this one takes the lock and observes.  Only the topology's
+ * metadata waits for its name.  When another tcspan holds the lock, the
+ * file is read first, so that a file with errors says so at once.
+ */
+struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
+					       const struct tcspan_plan_opts *opts,
+					       struct tcspan_error *err)
+{
+	struct file_job job = { .path = path };
+	struct tcspan_error *kernel = NULL;	/* the lock's and observe()'s */
+	struct tcspan_plan *plan;
+	bool threaded = false;
+	int ret, observed = 0;
+	pthread_t thread;
+
+	if (!path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	plan = plan_alloc("");
+	job.err = tcspan_error__new();
+	kernel = tcspan_error__new();
+	if (!plan || !job.err || !kernel) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	threaded = !pthread_create(&thread, NULL, read_topology_file, &job);
+	if (!threaded)
+		read_topology_file(&job);
+	plan->lock_fd = lock_acquire(0, true, kernel);
+	if (plan->lock_fd == -EWOULDBLOCK) {
+		if (threaded)
+			pthread_join(thread, NULL);
+		threaded = false;
+		if (job.topo)
+			plan->lock_fd = lock_acquire(lock_timeout(opts), false, kernel);
+	}
+	if (plan->lock_fd >= 0)
+		observed = observe(&plan->pool, &plan->obs, kernel);
+	if (threaded)
+		pthread_join(thread, NULL);
+	/* The file's problems first, then the system's, as when the file is
+	 * read before the plan. */
+	if (!job.topo) {
+		ret = -job.error;
+		copy_messages(err, job.err, ret);
+		goto fail;
+	}
+	plan->topo = plan->own_topo = job.topo;
+	job.topo = NULL;
+	str_copy(plan->name, sizeof(plan->name), plan->topo->name);
+	if (plan->lock_fd < 0) {
+		ret = plan->lock_fd;
+		copy_messages(err, kernel, ret);
+		goto fail;
+	}
+	ret = check_topology(plan, err);
+	if (!ret && observed) {
+		ret = observed;
+		copy_messages(err, kernel, ret);
+	}
+	if (!ret)
+		ret = compute(plan, err);
+	if (ret)
+		goto fail;
+	tcspan_error__free(job.err);
+	tcspan_error__free(kernel);
+	return plan;
+fail:
+	tcspan_topology__free(job.topo);
+	tcspan_error__free(job.err);
+	tcspan_error__free(kernel);
 	tcspan_plan__free(plan);
 	errno = -ret;
 	return NULL;
@@ -314,5 +460,6 @@ void tcspan_plan__free(struct tcspan_plan *plan)
 	conn_pool__free(&plan->pool);
 	if (plan->lock_fd >= 0)
 		close(plan->lock_fd);
+	tcspan_topology__free(plan->own_topo);
 	free(plan);
 }

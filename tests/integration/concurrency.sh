@@ -1,6 +1,9 @@
 # /run/tcspan/lock serialises runs: five applies of one file started at
 # once all succeed and leave exactly one copy of everything; --wait gives
-# up with a clear message while another run holds the lock.
+# up with a clear message while another run holds the lock; a file with
+# errors says so while another run holds the lock, without waiting for it
+# (plan and apply read the file beside the kernel, see
+# tcspan_plan__new_from_file()).
 . "$(dirname "$0")/../lib.sh"
 
 T="$RUN_ID-conc"
@@ -42,7 +45,23 @@ exec {lockfd}>/run/tcspan/lock
 flock "$lockfd"
 out=$("$TCSPAN" apply --wait 1 "$WORK/t.yaml" 2>&1)
 rc=$?
+printf 'version: 1\nname: %s\nrules: 3\n' "$T" >"$WORK/bad.yaml"
+# No --wait: without the file read first, this would wait for ever.
+bad_out=$(timeout 20 "$TCSPAN" apply "$WORK/bad.yaml" 2>&1)
+bad_rc=$?
+plan_out=$(timeout 20 "$TCSPAN" plan "$WORK/bad.yaml" 2>&1)
+plan_rc=$?
+missing_out=$(timeout 20 "$TCSPAN" plan "$WORK/missing.yaml" 2>&1)
+missing_rc=$?
 flock -u "$lockfd"
 exec {lockfd}>&-
 check "--wait: gives up while the lock is held" 1 "$rc"
 check "--wait: says why" "tcspan: error: another tcspan holds /run/tcspan/lock (waited 1 s)" "$out"
+check "lock held: a file with errors fails at once" 1 "$bad_rc"
+check "lock held: the file's error, not the lock's" \
+	"$WORK/bad.yaml:3:8: error: \"rules\" must be a list" "$bad_out"
+check "lock held: plan of a file with errors fails at once" 1 "$plan_rc"
+check "lock held: plan says the file's error" "$bad_out" "$plan_out"
+check "lock held: a missing file fails at once" 1 "$missing_rc"
+check "lock held: a missing file says so" \
+	"$WORK/missing.yaml: error: cannot read: No such file or directory" "$missing_out"

@@ -82,6 +82,16 @@ int tcspan_classify(struct __sk_buff *skb)
 	cfg = bpf_map_lookup_elem(&rules, &slot);
 	if (!cfg)
 		return 0;
+	/* Most frames: untagged IPv4, and a rule of one prefix per side. */
+	if (tcspan_match_short(cfg) && !skb->vlan_present) {
+		__builtin_memset(&pkt, 0, sizeof(pkt));
+		if (tcspan_parse_ipv4_fast((void *)(long)skb->data, (void *)(long)skb->data_end,
+					   &pkt)) {
+			if (!tcspan_match_short_ipv4(cfg, &pkt))
+				return 0;
+			goto matched;
+		}
+	}
 	tcspan_classify_parse(skb, &pkt);
 	/* Headers outside the linear part are rare: pull them only then. */
 	if ((pkt.flags & TCSPAN_PACKET_SHORT) && pkt.need <= skb->len) {
@@ -94,6 +104,7 @@ int tcspan_classify(struct __sk_buff *skb)
 	if (tcspan_match_short(cfg) ? !tcspan_match_upto(cfg, &pkt, 1) :
 				      !tcspan_classify_match(cfg, &pkt))
 		return 0;
+matched:
 	if ((cfg->keys & TCSPAN_KEY_SAMPLE) && cfg->sample > 1) {
 		flows = bpf_map_lookup_elem(&sample_flows, &slot);
 		/* A rule that samples has its table: without one, take nothing. */

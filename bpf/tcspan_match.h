@@ -13,8 +13,10 @@
  * of its own (see classifier.bpf.c): the verifier checks a global function
  * once, by itself, so that the paths through the headers do not multiply
  * with the paths through the match.  A program may match a rule for which
- * tcspan_match_short() holds inline, with tcspan_match_upto(cfg, pkt, 1).
- * Then tcspan_sample() on a match.
+ * tcspan_match_short() holds inline, with tcspan_match_upto(cfg, pkt, 1),
+ * and the frame most rules see (untagged IPv4 without options or
+ * fragments) without the general path: tcspan_parse_ipv4_fast(), then
+ * tcspan_match_short_ipv4().  Then tcspan_sample() on a match.
  */
 #ifndef TCSPAN_MATCH_H
 #define TCSPAN_MATCH_H
@@ -371,6 +373,57 @@ static __always_inline void tcspan_parse(void *data, void *data_end, struct tcsp
 	}
 }
 
+/*
+ * The frame most rules see, parsed without the general path's bookkeeping:
+ * an untagged IPv4 packet without options that is no fragment, its headers
+ * whole in [data, data_end) and within its total length.  Fills the zeroed
+ * `pkt` as tcspan_parse() would and returns true; returns false (`pkt`
+ * untouched) for every other frame, which tcspan_parse() takes.  The
+ * caller checks that the kernel took no tag aside (skb->vlan_present).
+ */
+static __always_inline bool tcspan_parse_ipv4_fast(void *data, void *data_end,
+						   struct tcspan_packet *pkt)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+	struct tcspan_ports *ports = (void *)(ip + 1);
+	__u32 need;
+
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP) ||
+	    *(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(0x3fff)))
+		return false;
+	/* The bytes of the L4 header that count (see tcspan_parse_ports()). */
+	switch (ip->protocol) {
+	case IPPROTO_TCP:
+		need = 20;
+		break;
+	case IPPROTO_UDP:
+		need = 8;
+		break;
+	case IPPROTO_SCTP:
+		need = 12;
+		break;
+	default:
+		need = 0;
+	}
+	/* A total length of 0 (BIG TCP) or one short of the L4 header, and a
+	 * header beyond the linear data, are the general path's to judge. */
+	if (bpf_ntohs(ip->tot_len) < sizeof(*ip) + need || (void *)ports + need > data_end)
+		return false;
+	pkt->flags = TCSPAN_PACKET_ETHER_TYPE | TCSPAN_PACKET_ADDRS | TCSPAN_PACKET_PROTOCOL;
+	pkt->ether_type = ETH_P_IP;
+	pkt->family = TCSPAN_FAMILY_IPV4;
+	pkt->protocol = ip->protocol;
+	pkt->src[0] = ip->saddr;
+	pkt->dst[0] = ip->daddr;
+	if (need) {
+		pkt->flags |= TCSPAN_PACKET_PORTS;
+		pkt->src_port = ports->src;
+		pkt->dst_port = ports->dst;
+	}
+	return true;
+}
+
 /* The bits of address word `w` (0-3) that a prefix of `len` bits covers. */
 static __always_inline __be32 tcspan_prefix_mask(__u32 len, __u32 w)
 {
@@ -409,6 +462,20 @@ static __always_inline bool tcspan_cidrs_contain(const struct tcspan_cidr *list,
 	return false;
 }
 
+/* tcspan_cidr_contains() for an IPv4 address (its other words zero). */
+static __always_inline bool tcspan_cidr_contains_ipv4(const struct tcspan_cidr *c, __be32 addr)
+{
+	__u32 len = c->len;
+
+	if (c->family != TCSPAN_FAMILY_IPV4)
+		return false;
+	if (!len)
+		return true;
+	if (len > 32)
+		len = 32;
+	return !((addr ^ c->addr[0]) & bpf_htonl(0xffffffffu << (32 - len)));
+}
+
 static __always_inline bool tcspan_port_in(__be16 port, __u16 first, __u16 last)
 {
 	__u16 p = bpf_ntohs(port);
@@ -419,10 +486,12 @@ static __always_inline bool tcspan_port_in(__be16 port, __u16 first, __u16 last)
 /*
  * Whether `pkt` holds every key of `cfg` but `sample`, looking at no more
  * than `max` items of `src` and `dst` (a constant: TCSPAN_MATCH_CIDRS, or
- * 1 for tcspan_match_short()).
+ * 1 for tcspan_match_short()); `ipv4` (a constant) when `pkt` is known to
+ * be IPv4 and max is 1, for the shorter compare of its addresses.
  */
-static __always_inline bool tcspan_match_upto(const struct tcspan_match_cfg *cfg,
-					      const struct tcspan_packet *pkt, __u32 max)
+static __always_inline bool tcspan_match_keys(const struct tcspan_match_cfg *cfg,
+					      const struct tcspan_packet *pkt, __u32 max,
+					      bool ipv4)
 {
 	__u32 keys = cfg->keys, flags = pkt->flags;
 
@@ -447,12 +516,20 @@ static __always_inline bool tcspan_match_upto(const struct tcspan_match_cfg *cfg
 	if ((keys & (TCSPAN_KEY_SRC | TCSPAN_KEY_DST)) && !(flags & TCSPAN_PACKET_ADDRS))
 		return false;
 	if ((keys & TCSPAN_KEY_SRC) &&
-	    !tcspan_cidrs_contain(cfg->src, cfg->n_src, max, pkt->family, pkt->src))
+	    !(ipv4 ? cfg->n_src && tcspan_cidr_contains_ipv4(&cfg->src[0], pkt->src[0]) :
+		     tcspan_cidrs_contain(cfg->src, cfg->n_src, max, pkt->family, pkt->src)))
 		return false;
 	if ((keys & TCSPAN_KEY_DST) &&
-	    !tcspan_cidrs_contain(cfg->dst, cfg->n_dst, max, pkt->family, pkt->dst))
+	    !(ipv4 ? cfg->n_dst && tcspan_cidr_contains_ipv4(&cfg->dst[0], pkt->dst[0]) :
+		     tcspan_cidrs_contain(cfg->dst, cfg->n_dst, max, pkt->family, pkt->dst)))
 		return false;
 	return true;
+}
+
+static __always_inline bool tcspan_match_upto(const struct tcspan_match_cfg *cfg,
+					      const struct tcspan_packet *pkt, __u32 max)
+{
+	return tcspan_match_keys(cfg, pkt, max, false);
 }
 
 /* Whether `pkt` holds every key of `cfg` but `sample`. */
@@ -470,6 +547,13 @@ static __always_inline bool tcspan_match(const struct tcspan_match_cfg *cfg,
 static __always_inline bool tcspan_match_short(const struct tcspan_match_cfg *cfg)
 {
 	return cfg->n_src <= 1 && cfg->n_dst <= 1;
+}
+
+/* tcspan_match_upto(cfg, pkt, 1) for a `pkt` of tcspan_parse_ipv4_fast(). */
+static __always_inline bool tcspan_match_short_ipv4(const struct tcspan_match_cfg *cfg,
+						    const struct tcspan_packet *pkt)
+{
+	return tcspan_match_keys(cfg, pkt, 1, true);
 }
 
 /* The flow of `pkt`, the same for both directions (see tcspan_flow_key). */

@@ -106,7 +106,8 @@ int tcspan_xdp(struct xdp_md *ctx)
 	o = bpf_map_lookup_elem(&order, l);
 	if (!o || !o->n)
 		return XDP_PASS;
-	if (o->parse)
+	if (o->parse && !tcspan_parse_ipv4_fast((void *)(long)ctx->data,
+						(void *)(long)ctx->data_end, &pkt))
 		tcspan_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, &pkt);
 	for (i = 0; i < TCSPAN_XDP_RULES && i < o->n; i++) {
 		slot = o->slot[i];

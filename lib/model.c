@@ -37,6 +37,9 @@ struct checker {
 	bool *rule_ok;
 	struct tcspan_mark *rule_name_mark;
 	bool out_of_memory;
+	/* Told the topology's name as soon as it is read (model.h). */
+	void (*named)(const char *name, void *ctx);
+	void *named_ctx;
 };
 
 /* The value of one key that a mapping may hold. */
@@ -1523,9 +1526,11 @@ static void read_topology(struct checker *c, const struct config_node *root)
 		problem(c, f[VERSION].value, "unsupported " QUOTE("version") " %s "
 			"(this tcspan reads version 1)", f[VERSION].value->value);
 	if (require(c, root, &f[NAME]) && (name = read_string(c, f[NAME].value, QUOTE("name")))) {
-		if (valid_topology_name(name))
+		if (valid_topology_name(name)) {
 			str_copy(c->topo->name, sizeof(c->topo->name), name);
-		else
+			if (c->named)
+				c->named(c->topo->name, c->named_ctx);
+		} else
 			problem(c, f[NAME].value, "invalid topology name \"%s\" (must match "
 				"[a-z0-9][a-z0-9-]{0,%d})", name, TCSPAN_TOPOLOGY_NAME_MAX - 1);
 	}
@@ -1545,12 +1550,13 @@ static void read_topology(struct checker *c, const struct config_node *root)
 		check_datapaths(c);
 }
 
-int tcspan_model__parse(const char *file, const char *buf, size_t len,
-			struct tcspan_topology **out, struct tcspan_error *err)
+static int parse_named(const char *file, const char *buf, size_t len,
+		       void (*named)(const char *name, void *ctx), void *ctx,
+		       struct tcspan_topology **out, struct tcspan_error *err)
 {
 	const struct config_node *root;
 	struct config_tree tree = { 0 };
-	struct checker c = { 0 };
+	struct checker c = { .named = named, .named_ctx = ctx };
 	int ret = 0;
 
 	*out = NULL;
@@ -1580,6 +1586,12 @@ out:
 	free(c.rule_name_mark);
 	tcspan_model__free(c.topo);
 	return ret;
+}
+
+int tcspan_model__parse(const char *file, const char *buf, size_t len,
+			struct tcspan_topology **out, struct tcspan_error *err)
+{
+	return parse_named(file, buf, len, NULL, NULL, out, err);
 }
 
 /* ---- namespaces at apply time ------------------------------------------- */
@@ -1748,22 +1760,30 @@ out:
 	return ret;
 }
 
-struct tcspan_topology *tcspan_topology__from_file(const char *path,
-						   struct tcspan_error *err)
+int tcspan_model__parse_file(const char *path, void (*named)(const char *name, void *ctx),
+			     void *ctx, struct tcspan_topology **out, struct tcspan_error *err)
 {
-	struct tcspan_topology *topo = NULL;
 	char *buf = NULL;
 	size_t len = 0;
 	int ret;
 
+	*out = NULL;
 	ret = read_file(path, &buf, &len);
-	if (ret) {
+	if (ret)
 		tcspan_error__add(err, ret, "%s: error: cannot read: %s", path, strerror(-ret));
-		goto out;
-	}
-	ret = tcspan_model__parse(path, buf, len, &topo, err);
-out:
+	else
+		ret = parse_named(path, buf, len, named, ctx, out, err);
 	free(buf);
+	return ret;
+}
+
+struct tcspan_topology *tcspan_topology__from_file(const char *path,
+						   struct tcspan_error *err)
+{
+	struct tcspan_topology *topo;
+	int ret;
+
+	ret = tcspan_model__parse_file(path, NULL, NULL, &topo, err);
 	if (ret)
 		errno = -ret;
 	return topo;

@@ -161,10 +161,11 @@ static int check_topology(struct tcspan_plan *plan, struct tcspan_error *err)
 	return ret ? ret : read_objects(plan, err);
 }
 
-/* The plan, from what was observed and the topology's metadata. */
-static int compute(struct tcspan_plan *plan, struct tcspan_error *err)
+/* The plan, from what was observed and the topology's metadata (read
+ * here unless `have_meta`). */
+static int compute(struct tcspan_plan *plan, bool have_meta, struct tcspan_error *err)
 {
-	int ret = meta_read(plan->name, &plan->meta, err);
+	int ret = have_meta ? 0 : meta_read(plan->name, &plan->meta, err);
 
 	if (ret)
 		return ret;
@@ -191,7 +192,7 @@ static struct tcspan_plan *plan_new(const struct tcspan_topology *topo, const ch
 		goto fail;
 	ret = observe(&plan->pool, &plan->obs, err);
 	if (!ret)
-		ret = compute(plan, err);
+		ret = compute(plan, false, err);
 	if (ret)
 		goto fail;
 	return plan;
@@ -201,21 +202,51 @@ fail:
 	return NULL;
 }
 
-/* The file, read and checked on a thread of its own. */
+/*
+ * The file, read and checked on a thread of its own, which tells the
+ * topology's name as soon as it is read: the metadata needs only that.
+ */
 struct file_job {
 	const char *path;
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	char name[TCSPAN_TOPOLOGY_NAME_MAX + 1];	/* "" until read */
+	bool done;
 	struct tcspan_topology *topo;
-	int error;			/* errno when topo is NULL */
+	int error;			/* the negative errno when topo is NULL */
 	struct tcspan_error *err;	/* the file's problems */
 };
+
+static void name_read(const char *name, void *arg)
+{
+	struct file_job *job = arg;
+
+	pthread_mutex_lock(&job->mutex);
+	str_copy(job->name, sizeof(job->name), name);
+	pthread_cond_signal(&job->cond);
+	pthread_mutex_unlock(&job->mutex);
+}
 
 static void *read_topology_file(void *arg)
 {
 	struct file_job *job = arg;
 
-	job->topo = tcspan_topology__from_file(job->path, job->err);
-	job->error = job->topo ? 0 : errno;
+	job->error = tcspan_model__parse_file(job->path, name_read, job, &job->topo, job->err);
+	pthread_mutex_lock(&job->mutex);
+	job->done = true;
+	pthread_cond_signal(&job->cond);
+	pthread_mutex_unlock(&job->mutex);
 	return NULL;
+}
+
+/* The topology's name, once the file has it; "" when the file has none. */
+static void wait_for_name(struct file_job *job, char *name, size_t size)
+{
+	pthread_mutex_lock(&job->mutex);
+	while (!job->name[0] && !job->done)
+		pthread_cond_wait(&job->cond, &job->mutex);
+	str_copy(name, size, job->name);
+	pthread_mutex_unlock(&job->mutex);
 }
 
 static void copy_messages(struct tcspan_error *to, const struct tcspan_error *from, int error)
@@ -229,19 +260,26 @@ static void copy_messages(struct tcspan_error *to, const struct tcspan_error *fr
 /*
  * Reading the file (libyaml, then the model's checks) and reading the
  * kernel need nothing of each other: the file is read on a second thread
- * while this one takes the lock and observes.  Only the topology's
- * metadata waits for its name.  When another tcspan holds the lock, the
- * file is read first, so that a file with errors says so at once.
+ * while this one takes the lock, observes, and reads the topology's
+ * metadata as soon as the file has told its name.  When another tcspan
+ * holds the lock, the file is read first, so that a file with errors says
+ * so at once.
  */
 struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
 					       const struct tcspan_plan_opts *opts,
 					       struct tcspan_error *err)
 {
-	struct file_job job = { .path = path };
-	struct tcspan_error *kernel = NULL;	/* the lock's and observe()'s */
+	struct file_job job = {
+		.path = path,
+		.mutex = PTHREAD_MUTEX_INITIALIZER,
+		.cond = PTHREAD_COND_INITIALIZER,
+	};
+	/* The lock's, observe()'s and the metadata's messages. */
+	struct tcspan_error *kernel = NULL, *meta = NULL;
+	char name[TCSPAN_TOPOLOGY_NAME_MAX + 1] = "";
+	int ret, observed = 0, meta_read_ret = 0;
 	struct tcspan_plan *plan;
 	bool threaded = false;
-	int ret, observed = 0;
 	pthread_t thread;
 
 	if (!path) {
@@ -251,9 +289,10 @@ struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
 	plan = plan_alloc("");
 	job.err = tcspan_error__new();
 	kernel = tcspan_error__new();
-	if (!plan || !job.err || !kernel) {
+	meta = tcspan_error__new();
+	if (!plan || !job.err || !kernel || !meta) {
 		ret = -ENOMEM;
-		goto fail;
+		goto out;
 	}
 	threaded = !pthread_create(&thread, NULL, read_topology_file, &job);
 	if (!threaded)
@@ -266,16 +305,20 @@ struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
 		if (job.topo)
 			plan->lock_fd = lock_acquire(lock_timeout(opts), false, kernel);
 	}
-	if (plan->lock_fd >= 0)
+	if (plan->lock_fd >= 0) {
 		observed = observe(&plan->pool, &plan->obs, kernel);
+		wait_for_name(&job, name, sizeof(name));
+		if (!observed && name[0])
+			meta_read_ret = meta_read(name, &plan->meta, meta);
+	}
 	if (threaded)
 		pthread_join(thread, NULL);
 	/* The file's problems first, then the system's, as when the file is
 	 * read before the plan. */
 	if (!job.topo) {
-		ret = -job.error;
+		ret = job.error;
 		copy_messages(err, job.err, ret);
-		goto fail;
+		goto out;
 	}
 	plan->topo = plan->own_topo = job.topo;
 	job.topo = NULL;
@@ -283,27 +326,32 @@ struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
 	if (plan->lock_fd < 0) {
 		ret = plan->lock_fd;
 		copy_messages(err, kernel, ret);
-		goto fail;
+		goto out;
 	}
 	ret = check_topology(plan, err);
 	if (!ret && observed) {
 		ret = observed;
 		copy_messages(err, kernel, ret);
 	}
+	if (!ret && meta_read_ret) {
+		ret = meta_read_ret;
+		copy_messages(err, meta, ret);
+	}
 	if (!ret)
-		ret = compute(plan, err);
-	if (ret)
-		goto fail;
-	tcspan_error__free(job.err);
-	tcspan_error__free(kernel);
-	return plan;
-fail:
+		ret = compute(plan, !strcmp(name, plan->name), err);
+out:
 	tcspan_topology__free(job.topo);
 	tcspan_error__free(job.err);
 	tcspan_error__free(kernel);
-	tcspan_plan__free(plan);
-	errno = -ret;
-	return NULL;
+	tcspan_error__free(meta);
+	pthread_cond_destroy(&job.cond);
+	pthread_mutex_destroy(&job.mutex);
+	if (ret) {
+		tcspan_plan__free(plan);
+		errno = -ret;
+		return NULL;
+	}
+	return plan;
 }
 
 struct tcspan_plan *tcspan_plan__new(const struct tcspan_topology *topo,

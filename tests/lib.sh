@@ -12,6 +12,7 @@ RUN_ID="t$$"
 WORK=$(mktemp -d "/tmp/tcspan-$RUN_ID.XXXXXX")
 PIDS=()
 TOPOLOGIES=()
+PINS=()		# bpffs paths a test made by hand, removed on the way out
 
 cleanup() {
 	local pid t ns
@@ -23,6 +24,9 @@ cleanup() {
 	done
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$RUN_ID-"); do
 		ip netns del "$ns" 2>/dev/null
+	done
+	for t in "${PINS[@]}"; do
+		rm -rf "$t"
 	done
 	rm -rf "$WORK"
 }

@@ -239,6 +239,27 @@ bad "a namespace neither listed nor present" full \
 $F:$((L + 4)):9: error: namespace \"$RUN_ID-nowhere\" is not in \"namespaces\" and does not exist" \
 	apply "$F"
 
+# A topology's folder whose map another tool made: plan and apply say so
+# and change nothing; a file with errors names its own first (the file is
+# read while the kernel and the map are).
+ALIEN="$RUN_ID-alien"
+PINS+=("/sys/fs/bpf/tcspan/$ALIEN")
+mkdir -p "/sys/fs/bpf/tcspan/$ALIEN"
+bpftool map create "/sys/fs/bpf/tcspan/$ALIEN/meta" type hash key 4 value 4 entries 1 name alien
+kernel_state >"$WORK/base.state" 2>&1
+printf 'version: 1\nname: %s\nrules: []\n' "$ALIEN" >"$WORK/alien.yaml"
+printf 'version: 1\nname: %s\nrules: 3\n' "$ALIEN" >"$WORK/alien-bad.yaml"
+bad "plan: a metadata map that is not tcspan's" full \
+	"tcspan: error: /sys/fs/bpf/tcspan/$ALIEN/meta is not a tcspan metadata map" \
+	plan "$WORK/alien.yaml"
+bad "apply: a metadata map that is not tcspan's" full \
+	"tcspan: error: /sys/fs/bpf/tcspan/$ALIEN/meta is not a tcspan metadata map" \
+	apply "$WORK/alien.yaml"
+bad "a file with errors, and a metadata map that is not tcspan's" full \
+	"$WORK/alien-bad.yaml:3:8: error: \"rules\" must be a list" apply "$WORK/alien-bad.yaml"
+rm -rf "/sys/fs/bpf/tcspan/$ALIEN"
+kernel_state >"$WORK/base.state" 2>&1
+
 extra_rule across "$A/eth0" "$Z/mon0"
 bad "from and to in different namespaces, both present" full \
 	"$F:$((L + 4)):9: error: \"from\" ($A/eth0) and \"to\" ($Z/mon0) are in different namespaces" \

@@ -182,10 +182,10 @@ static void tc_ack(void *tag, int error, const char *extack, void *arg)
 		r->done[i] = true;
 		return;
 	}
-	tcspan_error__add(r->err, error, "%s%s on %s%s%s %s: %s%s", where(r, op, w, sizeof(w)),
+	tcspan_error__add(r->err, error, "%s%s on %s%s%s%s: %s%s", where(r, op, w, sizeof(w)),
 			  op_verb(op->type), op->netns, *op->netns ? "/" : "", op->dev,
 			  op->type == KOP_CLSACT_ADD || op->type == KOP_CLSACT_DEL ? "" :
-			  op->hook == 1 ? "ingress" : "egress",
+			  op->hook == 1 ? " ingress" : " egress",
 			  extack ? extack : strerror(-error), nl_eperm_hint(error));
 	if (!r->error)
 		r->error = error;

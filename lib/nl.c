@@ -124,7 +124,7 @@ struct open_ctx {
 static int open_socket(void *arg)
 {
 	struct open_ctx *oc = arg;
-	int one = 1, fd;
+	int one = 1, size = 4 << 20, fd;
 
 	oc->sk = nl_socket_alloc();
 	if (!oc->sk)
@@ -140,6 +140,10 @@ static int open_socket(void *arg)
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	nl_socket_set_buffer_size(oc->sk, 4 << 20, 4 << 20);
+	/* The answers to a whole batch (NL_WINDOW) wait in the receive
+	 * buffer: room for them above net.core.rmem_max too, where
+	 * CAP_NET_ADMIN allows (it does for every request tcspan sends). */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	/* One recvmsg per message, not a peek first: the kernel sends no
 	 * datagram larger than 32 KiB to a reader of this buffer. */
 	nl_socket_disable_msg_peek(oc->sk);
@@ -283,7 +287,13 @@ static int answers(struct nl_conn *conn, struct nlmsghdr *hdr, int len, bool tru
 	return first;
 }
 
-/* Read the answers to the batch sent, many per recvmmsg. */
+/*
+ * Read the answers to the batch sent, many per recvmmsg.  rtnetlink runs
+ * every request of a send before the send returns, so each answer is in
+ * the receive buffer by now, or was dropped when the buffer was full (the
+ * kernel then reports ENOBUFS once): read without waiting, and count what
+ * is not there as lost instead of waiting for it for ever.
+ */
 static int drain(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 {
 	struct sockaddr_nl peer[NL_ACK_SLOTS];
@@ -312,9 +322,12 @@ static int drain(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 			msgs[k].msg_hdr.msg_name = &peer[k];
 			msgs[k].msg_hdr.msg_namelen = sizeof(peer[k]);
 		}
-		n = recvmmsg(fd, msgs, want, MSG_WAITFORONE, NULL);
-		if (n < 0 && errno == EINTR)
+		n = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
+		/* ENOBUFS: some answers were dropped; the others are still queued. */
+		if (n < 0 && (errno == EINTR || errno == ENOBUFS))
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
 		if (n <= 0) {
 			/* The socket is unusable: fail everything still in flight. */
 			fail_batch(conn, -EIO, "netlink receive failed", ack, ctx);
@@ -329,6 +342,13 @@ static int drain(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 			if (error && !first)
 				first = error;
 		}
+	}
+	if (conn->answered < conn->outstanding) {
+		/* Whether those requests were carried out is unknown: they fail,
+		 * and an apply undoes what it knows it did. */
+		fail_batch(conn, -ENOBUFS, "the kernel's answer was lost (the socket's receive "
+			   "buffer was full)", ack, ctx);
+		return first ? first : -ENOBUFS;
 	}
 	conn->outstanding = conn->answered = 0;
 	return first;

@@ -872,9 +872,10 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 			r.error = ret ? ret : -ENODEV;
 			break;
 		}
-		ret = nl_conn__send(conn, msg, (void *)(uintptr_t)i, tc_ack, &r);
-		if (ret && !r.error)
-			r.error = ret;
+		/* Every answer, a failure to send included, reaches tc_ack(),
+		 * which knows the failures that are none (a delete of what is
+		 * gone): what this returns is not the step's verdict. */
+		nl_conn__send(conn, msg, (void *)(uintptr_t)i, tc_ack, &r);
 	}
 	flush_all(&r);
 	if (r.error) {
@@ -883,6 +884,15 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 		for (i = n_ops; i-- > 0;)
 			if (r.done[i])
 				undone &= undo_one(&r, i);
+		for (i = 0; i < ctx->pool->count; i++) {
+			if (!nl_conn__lost(ctx->pool->conns[i]))
+				continue;
+			tcspan_error__add(err, -ENOBUFS, "the kernel's answers to some steps in "
+					  "%s were lost: whether it carried them out is unknown",
+					  *ctx->pool->names[i] ? ctx->pool->names[i] :
+					  "the caller's namespace");
+			undone = false;
+		}
 		/* Say so: the caller must not claim a clean rollback. */
 		if (!undone)
 			r.error = -ENOTRECOVERABLE;

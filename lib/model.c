@@ -1550,9 +1550,9 @@ static void read_topology(struct checker *c, const struct config_node *root)
 		check_datapaths(c);
 }
 
-static int parse_named(const char *file, const char *buf, size_t len,
-		       void (*named)(const char *name, void *ctx), void *ctx,
-		       struct tcspan_topology **out, struct tcspan_error *err)
+int tcspan_model__parse_named(const char *file, const char *buf, size_t len,
+			      void (*named)(const char *name, void *ctx), void *ctx,
+			      struct tcspan_topology **out, struct tcspan_error *err)
 {
 	const struct config_node *root;
 	struct config_tree tree = { 0 };
@@ -1591,7 +1591,7 @@ out:
 int tcspan_model__parse(const char *file, const char *buf, size_t len,
 			struct tcspan_topology **out, struct tcspan_error *err)
 {
-	return parse_named(file, buf, len, NULL, NULL, out, err);
+	return tcspan_model__parse_named(file, buf, len, NULL, NULL, out, err);
 }
 
 /* ---- namespaces at apply time ------------------------------------------- */
@@ -1760,30 +1760,28 @@ out:
 	return ret;
 }
 
-int tcspan_model__parse_file(const char *path, void (*named)(const char *name, void *ctx),
-			     void *ctx, struct tcspan_topology **out, struct tcspan_error *err)
+int tcspan_model__read_file(const char *path, char **buf, size_t *len,
+			    struct tcspan_error *err)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	int ret;
+	int ret = read_file(path, buf, len);
 
-	*out = NULL;
-	ret = read_file(path, &buf, &len);
 	if (ret)
 		tcspan_error__add(err, ret, "%s: error: cannot read: %s", path, strerror(-ret));
-	else
-		ret = parse_named(path, buf, len, named, ctx, out, err);
-	free(buf);
 	return ret;
 }
 
 struct tcspan_topology *tcspan_topology__from_file(const char *path,
 						   struct tcspan_error *err)
 {
-	struct tcspan_topology *topo;
+	struct tcspan_topology *topo = NULL;
+	char *buf = NULL;
+	size_t len = 0;
 	int ret;
 
-	ret = tcspan_model__parse_file(path, NULL, NULL, &topo, err);
+	ret = tcspan_model__read_file(path, &buf, &len, err);
+	if (!ret)
+		ret = tcspan_model__parse(path, buf, len, &topo, err);
+	free(buf);
 	if (ret)
 		errno = -ret;
 	return topo;

@@ -164,13 +164,19 @@ int tcspan_model__parse(const char *file, const char *buf, size_t len,
 			struct tcspan_topology **out, struct tcspan_error *err);
 
 /*
- * tcspan_model__parse() of the file at `path` ("cannot read" when it
- * cannot be), telling named(name, ctx) (when not NULL) the topology's name
- * as soon as it is read and valid, before the rest of the file is checked,
- * which may still fail: a caller can start on what needs only the name.
+ * tcspan_model__parse(), telling named(name, ctx) (when not NULL) the
+ * topology's name as soon as it is read and valid, before the rest of the
+ * file is checked, which may still fail: a caller can start on what needs
+ * only the name.
  */
-int tcspan_model__parse_file(const char *path, void (*named)(const char *name, void *ctx),
-			     void *ctx, struct tcspan_topology **out, struct tcspan_error *err);
+int tcspan_model__parse_named(const char *file, const char *buf, size_t len,
+			      void (*named)(const char *name, void *ctx), void *ctx,
+			      struct tcspan_topology **out, struct tcspan_error *err);
+
+/* The bytes of the file at `path` into *buf (the caller frees it); the
+ * error "FILE: error: cannot read: ..." when it cannot be read. */
+int tcspan_model__read_file(const char *path, char **buf, size_t *len,
+			    struct tcspan_error *err);
 
 /*
  * Report, as file errors, endpoints whose namespace is neither listed in

@@ -23,14 +23,19 @@
 #define NETNS_RUN_DIR "/run/netns"
 
 /*
- * Requests sent in one batch: one sendmsg of up to NL_WINDOW messages (or
- * NL_BATCH_BYTES), whose answers the kernel has queued by the time sendmsg
- * returns (rtnetlink runs each request in the sender's context, in order).
- * Each answer with NETLINK_CAP_ACK is small, so a window of them stays well
- * inside the receive buffer.
+ * Requests sent in one batch: one send of up to NL_WINDOW messages (or
+ * NL_BATCH_BYTES), whose answers the kernel has queued by the time the
+ * send returns (rtnetlink runs each request in the sender's context, in
+ * order).  Both shrink to what the socket's buffers hold: a datagram
+ * larger than the send buffer is refused, and an answer that finds the
+ * receive buffer full is dropped.  NL_ACK_TRUESIZE bounds what one answer
+ * takes there (NETLINK_CAP_ACK: its header, the errno and the extended
+ * ack's text, in the kernel's smallest buffers).
  */
 #define NL_WINDOW 256
 #define NL_BATCH_BYTES (128 << 10)
+#define NL_ACK_TRUESIZE 2048
+#define NL_BUFFER_SIZE (4 << 20)
 
 /* Answers taken per recvmmsg, and the room for each: an ack is 36 bytes,
  * the extended ack's attributes add a short text and a few numbers. */
@@ -49,9 +54,12 @@ struct nl_conn {
 	 * and not yet answered, or still in `batch` waiting to be sent. */
 	struct nl_pending window[NL_WINDOW];
 	unsigned int outstanding, answered;
+	unsigned int max_window;	/* what the receive buffer holds */
 	unsigned char *batch;
 	size_t batch_len, batch_cap;
+	size_t max_batch;		/* what the send buffer holds */
 	unsigned char *acks;		/* NL_ACK_SLOTS x NL_ACK_SIZE */
+	bool lost;			/* see nl_conn__lost() */
 };
 
 static int zclose(int *fd)
@@ -119,12 +127,14 @@ out:
 struct open_ctx {
 	struct nl_sock *sk;
 	int error;
+	int sndbuf, rcvbuf;		/* as the kernel set them */
 };
 
 static int open_socket(void *arg)
 {
 	struct open_ctx *oc = arg;
-	int one = 1, size = 4 << 20, fd;
+	int one = 1, size = NL_BUFFER_SIZE, fd;
+	socklen_t len = sizeof(int);
 
 	oc->sk = nl_socket_alloc();
 	if (!oc->sk)
@@ -139,11 +149,16 @@ static int open_socket(void *arg)
 	/* Extended acks carry the kernel's reason; CAP_ACK keeps answers small. */
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	nl_socket_set_buffer_size(oc->sk, 4 << 20, 4 << 20);
-	/* The answers to a whole batch (NL_WINDOW) wait in the receive
-	 * buffer: room for them above net.core.rmem_max too, where
-	 * CAP_NET_ADMIN allows (it does for every request tcspan sends). */
+	nl_socket_set_buffer_size(oc->sk, NL_BUFFER_SIZE, NL_BUFFER_SIZE);
+	/* Room for whole batches past net.core.[rw]mem_max too, where
+	 * CAP_NET_ADMIN allows; what the kernel grants sizes the batches. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &oc->rcvbuf, &len))
+		oc->rcvbuf = 0;
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &oc->sndbuf, &len))
+		oc->sndbuf = 0;
 	/* One recvmsg per message, not a peek first: the kernel sends no
 	 * datagram larger than 32 KiB to a reader of this buffer. */
 	nl_socket_disable_msg_peek(oc->sk);
@@ -176,6 +191,15 @@ int nl_conn__open(const char *netns, struct nl_conn **out, struct tcspan_error *
 		goto fail;
 	}
 	conn->sk = oc.sk;
+	/* The kernel refuses a datagram within 32 bytes of the send buffer. */
+	conn->max_batch = oc.sndbuf > 64 + 32 ? (size_t)oc.sndbuf - 64 : 0;
+	if (conn->max_batch > NL_BATCH_BYTES)
+		conn->max_batch = NL_BATCH_BYTES;
+	conn->max_window = oc.rcvbuf / NL_ACK_TRUESIZE;
+	if (conn->max_window > NL_WINDOW)
+		conn->max_window = NL_WINDOW;
+	if (!conn->max_window)
+		conn->max_window = 1;
 	*out = conn;
 	return 0;
 fail:
@@ -302,13 +326,6 @@ static int drain(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 	int fd = nl_socket_get_fd(conn->sk), first = 0, error, n, k;
 	unsigned int want;
 
-	if (!conn->acks) {
-		conn->acks = malloc(NL_ACK_SLOTS * NL_ACK_SIZE);
-		if (!conn->acks) {
-			fail_batch(conn, -ENOMEM, "out of memory for netlink answers", ack, ctx);
-			return -ENOMEM;
-		}
-	}
 	while (conn->answered < conn->outstanding) {
 		want = conn->outstanding - conn->answered;
 		if (want > NL_ACK_SLOTS)
@@ -330,6 +347,7 @@ static int drain(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 			break;
 		if (n <= 0) {
 			/* The socket is unusable: fail everything still in flight. */
+			conn->lost = true;
 			fail_batch(conn, -EIO, "netlink receive failed", ack, ctx);
 			return first ? first : -EIO;
 		}
@@ -344,8 +362,8 @@ static int drain(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 		}
 	}
 	if (conn->answered < conn->outstanding) {
-		/* Whether those requests were carried out is unknown: they fail,
-		 * and an apply undoes what it knows it did. */
+		/* Whether those requests were carried out is unknown. */
+		conn->lost = true;
 		fail_batch(conn, -ENOBUFS, "the kernel's answer was lost (the socket's receive "
 			   "buffer was full)", ack, ctx);
 		return first ? first : -ENOBUFS;
@@ -357,16 +375,29 @@ static int drain(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 /* Send the batch, then read its answers. */
 static int push(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 {
+	char text[64];
 	ssize_t n;
+	int error;
 
+	/* Room for the answers before anything is sent that they answer. */
+	if (!conn->acks && conn->outstanding) {
+		conn->acks = malloc(NL_ACK_SLOTS * NL_ACK_SIZE);
+		if (!conn->acks) {
+			fail_batch(conn, -ENOMEM, "out of memory for netlink answers", ack, ctx);
+			return -ENOMEM;
+		}
+	}
 	if (conn->batch_len) {
 		do
 			n = send(nl_socket_get_fd(conn->sk), conn->batch, conn->batch_len, 0);
 		while (n < 0 && errno == EINTR);
 		conn->batch_len = 0;
 		if (n < 0) {
-			fail_batch(conn, -EIO, "netlink send failed", ack, ctx);
-			return -EIO;
+			/* Refused whole: none of the batch was carried out. */
+			error = -errno;
+			snprintf(text, sizeof(text), "netlink send failed: %s", strerror(-error));
+			fail_batch(conn, error, text, ack, ctx);
+			return error;
 		}
 	}
 	return drain(conn, ack, ctx);
@@ -380,8 +411,8 @@ int nl_conn__send(struct nl_conn *conn, struct nl_msg *msg, void *tag,
 	unsigned char *grown;
 	int first = 0;
 
-	if (conn->outstanding == NL_WINDOW ||
-	    (conn->batch_len && conn->batch_len + len > NL_BATCH_BYTES))
+	if (conn->outstanding == conn->max_window ||
+	    (conn->batch_len && conn->batch_len + len > conn->max_batch))
 		first = push(conn, ack, ctx);
 	if (conn->batch_len + len > conn->batch_cap) {
 		cap = conn->batch_len + len > NL_BATCH_BYTES ? conn->batch_len + len : NL_BATCH_BYTES;
@@ -411,6 +442,11 @@ int nl_conn__send(struct nl_conn *conn, struct nl_msg *msg, void *tag,
 int nl_conn__flush(struct nl_conn *conn, nl_ack_fn ack, void *ctx)
 {
 	return push(conn, ack, ctx);
+}
+
+bool nl_conn__lost(const struct nl_conn *conn)
+{
+	return conn->lost;
 }
 
 struct request_result {

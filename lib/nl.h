@@ -46,6 +46,13 @@ int nl_conn__send(struct nl_conn *conn, struct nl_msg *msg, void *tag,
 /* Send the batch and read every answer.  Returns the first error seen, or 0. */
 int nl_conn__flush(struct nl_conn *conn, nl_ack_fn ack, void *ctx);
 
+/*
+ * Whether requests went to the kernel whose answers never came (dropped on
+ * a full receive buffer, or the socket failed): they were reported failed,
+ * but whether the kernel carried them out is unknown.
+ */
+bool nl_conn__lost(const struct nl_conn *conn);
+
 /* " (needs CAP_NET_ADMIN)" for an rtnetlink EPERM, else "". */
 const char *nl_eperm_hint(int error);
 

@@ -203,11 +203,13 @@ fail:
 }
 
 /*
- * The file, read and checked on a thread of its own, which tells the
- * topology's name as soon as it is read: the metadata needs only that.
+ * The file's bytes, parsed and checked on a thread of its own, which tells
+ * the topology's name as soon as it has it: the metadata needs only that.
  */
 struct file_job {
 	const char *path;
+	char *buf;
+	size_t len;
 	pthread_mutex_t mutex;
 	pthread_cond_t cond;
 	char name[TCSPAN_TOPOLOGY_NAME_MAX + 1];	/* "" until read */
@@ -227,11 +229,12 @@ static void name_read(const char *name, void *arg)
 	pthread_mutex_unlock(&job->mutex);
 }
 
-static void *read_topology_file(void *arg)
+static void *parse_topology(void *arg)
 {
 	struct file_job *job = arg;
 
-	job->error = tcspan_model__parse_file(job->path, name_read, job, &job->topo, job->err);
+	job->error = tcspan_model__parse_named(job->path, job->buf, job->len, name_read, job,
+					      &job->topo, job->err);
 	pthread_mutex_lock(&job->mutex);
 	job->done = true;
 	pthread_cond_signal(&job->cond);
@@ -258,12 +261,13 @@ static void copy_messages(struct tcspan_error *to, const struct tcspan_error *fr
 }
 
 /*
- * Reading the file (libyaml, then the model's checks) and reading the
- * kernel need nothing of each other: the file is read on a second thread
- * while this one takes the lock, observes, and reads the topology's
- * metadata as soon as the file has told its name.  When another tcspan
- * holds the lock, the file is read first, so that a file with errors says
- * so at once.
+ * Parsing the file (libyaml, then the model's checks) and reading the
+ * kernel need nothing of each other: the file's bytes, read first and
+ * without the lock (a pipe's writer may be another tcspan), are parsed on
+ * a second thread while this one takes the lock, observes, and reads the
+ * topology's metadata as soon as the parse has the name.  When another
+ * tcspan holds the lock, the parse ends first, so that a file with errors
+ * says so at once.
  */
 struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
 					       const struct tcspan_plan_opts *opts,
@@ -294,9 +298,12 @@ struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
 		ret = -ENOMEM;
 		goto out;
 	}
-	threaded = !pthread_create(&thread, NULL, read_topology_file, &job);
+	ret = tcspan_model__read_file(path, &job.buf, &job.len, err);
+	if (ret)
+		goto out;
+	threaded = !pthread_create(&thread, NULL, parse_topology, &job);
 	if (!threaded)
-		read_topology_file(&job);
+		parse_topology(&job);
 	plan->lock_fd = lock_acquire(0, true, kernel);
 	if (plan->lock_fd == -EWOULDBLOCK) {
 		if (threaded)
@@ -340,6 +347,7 @@ struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
 	if (!ret)
 		ret = compute(plan, !strcmp(name, plan->name), err);
 out:
+	free(job.buf);
 	tcspan_topology__free(job.topo);
 	tcspan_error__free(job.err);
 	tcspan_error__free(kernel);

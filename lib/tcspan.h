@@ -139,13 +139,14 @@ TCSPAN_API struct tcspan_plan *tcspan_plan__new(const struct tcspan_topology *to
 						struct tcspan_error *err);
 
 /*
- * tcspan_topology__from_file() and tcspan_plan__new() in one call: the file
- * is read and checked on a second thread while this one takes the lock and
- * reads the kernel, which need nothing of each other.  When another tcspan
- * holds the lock, the file is read first, so that a file with errors fails
- * at once.  The topology is the plan's, freed with it.  NULL and errno on
- * failure; the file's problems come first in `err`, as from
- * tcspan_topology__from_file(), and then nothing else.
+ * tcspan_topology__from_file() and tcspan_plan__new() in one call: the
+ * file's bytes are read first, without the lock (its writer may be another
+ * tcspan), then parsed and checked on a second thread while this one takes
+ * the lock and reads the kernel, which need nothing of each other.  When
+ * another tcspan holds the lock, the parse ends before the wait, so that a
+ * file with errors fails at once.  The topology is the plan's, freed with
+ * it.  NULL and errno on failure; the file's problems come first in `err`,
+ * as from tcspan_topology__from_file(), and then nothing else.
  */
 TCSPAN_API struct tcspan_plan *tcspan_plan__new_from_file(const char *path,
 							  const struct tcspan_plan_opts *opts,

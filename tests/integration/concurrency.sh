@@ -3,7 +3,8 @@
 # up with a clear message while another run holds the lock; a file with
 # errors says so while another run holds the lock, without waiting for it
 # (plan and apply read the file beside the kernel, see
-# tcspan_plan__new_from_file()).
+# tcspan_plan__new_from_file()); a run that waits for its file on a pipe
+# holds no lock meanwhile.
 . "$(dirname "$0")/../lib.sh"
 
 T="$RUN_ID-conc"
@@ -65,3 +66,15 @@ check "lock held: plan says the file's error" "$bad_out" "$plan_out"
 check "lock held: a missing file fails at once" 1 "$missing_rc"
 check "lock held: a missing file says so" \
 	"$WORK/missing.yaml: error: cannot read: No such file or directory" "$missing_out"
+
+# A file on a pipe whose writer is slow (it could be another tcspan): the
+# reader takes the lock only once the file is whole, so a plan meanwhile
+# gets it at once.
+{ sleep 3; cat "$WORK/t.yaml"; } | "$TCSPAN" -q apply /dev/stdin >"$WORK/pipe.out" 2>&1 &
+piped=$!
+PIDS+=("$piped")
+sleep 0.5
+out=$("$TCSPAN" plan --wait 1 "$WORK/t.yaml" 2>&1)
+check "a run waiting for its file on a pipe holds no lock" "0 No changes." "$? $out"
+wait "$piped"
+check "the run on a pipe applies its file" "0 " "$? $(cat "$WORK/pipe.out")"

@@ -2,7 +2,8 @@
 # and reads their answers afterwards: the answers of a whole batch wait in
 # the socket's receive buffer.  With net.core.rmem_max far below what they
 # need, an apply of 2,000 rules still succeeds (the buffer is forced, as
-# CAP_NET_ADMIN allows), and so do its no-op and destroy; a refused step in
+# CAP_NET_ADMIN allows, and a batch never holds more requests than the
+# buffer holds answers), and so do its no-op and destroy; a refused step in
 # the middle of a batch is still reported and undone.  The sysctl is
 # restored on every way out.
 . "$(dirname "$0")/../lib.sh"
@@ -77,7 +78,7 @@ timeout 60 "$(dirname "$TCSPAN")/tests/tools/apply_paused" "$WORK/t.yaml" <"$WOR
 	>"$WORK/paused.out" 2>&1 &
 PAUSED=$!
 PIDS+=("$PAUSED")
-exec 7>"$WORK/go"
+exec 7<>"$WORK/go"	# read-write: opening it never blocks
 for _ in $(seq 100); do grep -q '^planned' "$WORK/paused.out" && break; sleep 0.1; done
 sysctl -qw net.core.rmem_max="$RMEM_MAX"
 ip -n "$N" link del d14

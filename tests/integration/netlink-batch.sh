@@ -4,7 +4,8 @@
 # need, an apply of 2,000 rules still succeeds (the buffer is forced, as
 # CAP_NET_ADMIN allows, and a batch never holds more requests than the
 # buffer holds answers), and so do its no-op and destroy; a refused step in
-# the middle of a batch is still reported and undone.  The sysctl is
+# the middle of a batch is still reported and undone, and a delete of a
+# filter already gone is no failure, in a full batch too.  The sysctl is
 # restored on every way out.
 . "$(dirname "$0")/../lib.sh"
 
@@ -91,3 +92,26 @@ check "rmem_max 8192: the kernel's refusal names the device" yes \
 check "rmem_max 8192: every step of the apply is undone" 0 "$(filters)"
 check "rmem_max 8192: no clsact is left" 0 \
 	"$(tc -n "$N" -j qdisc show | jq '[.[] | select(.kind == "clsact")] | length')"
+
+# Filters deleted by hand between the plan and the apply: the apply's
+# deletes of them are answered "not found", which is what a delete wants,
+# also inside a full batch in the middle of the apply.
+ip -n "$N" link add d14 type veth peer name d14p
+ip -n "$N" link set d14 up
+out=$("$TCSPAN" -q apply "$WORK/t.yaml" 2>&1)
+check "all $RULES rules again" "0 $RULES" "$? $(filters)"
+head -n $((3 + 100)) "$WORK/t.yaml" >"$WORK/small.yaml"
+timeout 60 "$(dirname "$TCSPAN")/tests/tools/apply_paused" "$WORK/small.yaml" \
+	<"$WORK/go" >"$WORK/paused.out" 2>&1 &
+PAUSED=$!
+PIDS+=("$PAUSED")
+exec 7<>"$WORK/go"
+for _ in $(seq 100); do grep -q '^planned' "$WORK/paused.out" && break; sleep 0.1; done
+tc -n "$N" filter del dev d5 ingress
+echo go >&7
+exec 7>&-
+wait "$PAUSED"
+check "deletes of filters already gone do not stop the apply" 0 "$?"
+check "the other devices keep their 5 rules each" 95 "$(filters)"
+out=$("$TCSPAN" -q apply "$WORK/small.yaml" 2>&1)
+check "the next apply puts back the rules of d5" "0 100" "$? $(filters)"

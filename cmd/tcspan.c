@@ -368,9 +368,10 @@ static int do_validate(int argc, char **argv)
 }
 
 /*
- * Plan `topo` (or the file at `path`, read while the kernel is) and, unless
- * only planning, apply it; print what was (or would be) done.  `quiet_noop` leaves out "No changes." (apply --watch wakes on
- * its own changes too).  Returns the exit status.
+ * Plan `topo` (or the file at `path`, checked while the kernel is read)
+ * and, unless only planning, apply it; print what was (or would be) done.
+ * `quiet_noop` leaves out "No changes." (apply --watch wakes on its own
+ * changes too).  Returns the exit status.
  */
 static int converge(const struct tcspan_topology *topo, const char *path,
 		    const struct cmd_opts *o, bool apply, bool quiet_noop)

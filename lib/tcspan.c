@@ -459,7 +459,6 @@ int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)
 	};
 	struct tcspan_error *attempt, *replanned;
 	struct xdp_refusal refusal;
-	size_t i;
 	int ret, r;
 
 	if (plan->applied)
@@ -492,8 +491,7 @@ int tcspan_plan__apply(struct tcspan_plan *plan, struct tcspan_error *err)
 		}
 		tcspan_error__free(attempt);
 	}
-	for (i = 0; i < tcspan_error__count(attempt); i++)
-		tcspan_error__add(err, ret, "%s", tcspan_error__message(attempt, i));
+	copy_messages(err, attempt, ret);
 	tcspan_error__free(attempt);
 	/* A topology's folder without its map (left by a tcspan older than
 	 * the fix in meta_create()) goes with the topology too. */

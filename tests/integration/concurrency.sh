@@ -2,9 +2,9 @@
 # once all succeed and leave exactly one copy of everything; --wait gives
 # up with a clear message while another run holds the lock; a file with
 # errors says so while another run holds the lock, without waiting for it
-# (plan and apply read the file beside the kernel, see
-# tcspan_plan__new_from_file()); a run that waits for its file on a pipe
-# holds no lock meanwhile.
+# (plan and apply read the file before the lock and check it while they
+# read the kernel, see tcspan_plan__new_from_file()); a run that waits for
+# its file on a pipe holds no lock meanwhile.
 . "$(dirname "$0")/../lib.sh"
 
 T="$RUN_ID-conc"

@@ -181,12 +181,14 @@ check: deps
 
 # Figures in tables and in $(BUILD)/bench-*.json; never asserted by tests.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(BUILD)/tests/tools/live_frames
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(BUILD)/tests/tools/live_frames \
+		$(BUILD)/tests/tools/read_floor
 	$(Q)$(BUILD)/tests/bench/program_cost $(if $(QUICK),--quick) \
 		--json $(BUILD)/bench-programs.json
 	$(Q)tests/bench/data_plane.sh $(TCSPAN) $(BUILD)/tests/tools/live_frames \
 		$(if $(QUICK),--quick) --json $(BUILD)/bench-data-plane.json
-	$(Q)tests/bench/control_plane.sh $(TCSPAN) $(if $(QUICK),--quick) \
+	$(Q)tests/bench/control_plane.sh $(TCSPAN) $(BUILD)/tests/tools/read_floor \
+		$(if $(QUICK),--quick) \
 		--json $(BUILD)/bench-control-plane.json
 
 demo: deps

@@ -9,20 +9,24 @@
 # 10,000 on one device; then tcspan's no-op re-apply, plan on an unchanged
 # system and destroy, against two ways of taking the rules down with
 # `tc -batch`: a `filter del` line per filter (by the handle the kernel
-# chose), and a `qdisc del` per device; and tcspan's peak RSS.  Each
-# figure is the median of RUNS runs.  Root; in a namespace of its own,
-# removed on every way out.
+# chose), and a `qdisc del` per device; and tcspan's peak RSS.  Beside
+# the no-op, the least that reading its two inputs takes: READ_FLOOR's
+# bare dump of the hooks' filters, and its bare libyaml parse of the file.
+# Each figure is the median of RUNS runs.  Root; in a namespace of its
+# own, removed on every way out.
 #
-#   control_plane.sh TCSPAN [--quick] [--json FILE]
+#   control_plane.sh TCSPAN READ_FLOOR [--quick] [--json FILE]
 set -u
-TCSPAN=$(realpath "${1:?usage: $0 TCSPAN [--quick] [--json FILE]}")
-shift
+USAGE="usage: $0 TCSPAN READ_FLOOR [--quick] [--json FILE]"
+TCSPAN=$(realpath "${1:?$USAGE}")
+READ_FLOOR=$(realpath "${2:?$USAGE}")
+shift 2
 QUICK=0 JSON=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--json) JSON=$2; shift ;;
-	*) echo "usage: $0 TCSPAN [--quick] [--json FILE]" >&2; exit 2 ;;
+	*) echo "$USAGE" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -169,11 +173,13 @@ filters() {
 }
 
 ROWS=()
+FLOOR_ROWS=()
 JSON_ROWS=()
 # case LABEL N SPREAD [bpf]
 bench_case() {
 	local label=$1 n=$2 spread=$3 r
-	local tc_add=() tc_del=() tc_fdel=() ap=() noop=() pl=() de=() rss=()
+	local tc_add=() tc_del=() tc_fdel=() ap=() noop=() pl=() de=() rss=() kread=() yread=()
+	local read
 	files "$n" "$spread" "${4:-}"
 	for ((r = 0; r < RUNS; r++)); do
 		tc_add+=("$(ms tc_batch "$WORK"/add.tc.*)")
@@ -191,22 +197,34 @@ bench_case() {
 			{ echo "bench: tcspan made $(filters "$spread") filters, not $n" >&2; exit 1; }
 		noop+=("$(ms "$TCSPAN" -q apply "$WORK/t.yaml")")
 		pl+=("$(ms "$TCSPAN" -q plan "$WORK/t.yaml")")
+		if [ "$r" = 0 ]; then
+			read=$("$READ_FLOOR" kernel "$NS" | awk '{ print $2 }')
+			[ "${read:-0}" -ge "$n" ] ||
+				{ echo "bench: read_floor read ${read:-no} messages, fewer than $n filters" >&2; exit 1; }
+		fi
+		kread+=("$(ms "$READ_FLOOR" kernel "$NS")")
+		yread+=("$(ms "$READ_FLOOR" yaml "$WORK/t.yaml")")
 		de+=("$(ms "$TCSPAN" -q destroy "$TOPO")")
 	done
 	# Peak RSS of an apply, by GNU time (kB).
 	rss=$( { /usr/bin/time -f '%M' "$TCSPAN" -q apply "$WORK/t.yaml" >/dev/null; } 2>&1 | tail -1)
 	"$TCSPAN" -q destroy "$TOPO" >/dev/null
-	local m_tc m_del m_fdel m_ap m_noop m_pl m_de
+	local m_tc m_del m_fdel m_ap m_noop m_pl m_de m_kread m_yread
 	m_tc=$(median "${tc_add[@]}") m_del=$(median "${tc_del[@]}") m_ap=$(median "${ap[@]}")
 	m_fdel=$(median "${tc_fdel[@]}")
+	m_kread=$(median "${kread[@]}") m_yread=$(median "${yread[@]}")
 	m_noop=$(median "${noop[@]}") m_pl=$(median "${pl[@]}") m_de=$(median "${de[@]}")
 	ROWS+=("$(awk -v l="$label" -v tc="$m_tc" -v ap="$m_ap" -v no="$m_noop" -v pl="$m_pl" \
 		-v del="$m_del" -v fdel="$m_fdel" -v de="$m_de" -v rss="$rss" -v n="$n" 'BEGIN {
 		printf "  %-22s %9.1f %9.1f %6.2fx %8.0f/s %8.1f %5.1f%% %8.1f %5.1f%% %8.1f %8.1f %8.1f %6.2fx %6.2fx %7.1f\n",
 			l, tc, ap, ap / tc, n / ap * 1000, no, no / ap * 100, pl, pl / ap * 100,
 			fdel, del, de, de / fdel, de / del, rss / 1024 }')")
-	JSON_ROWS+=("$(printf '{"case": "%s", "rules": %d, "devices": %d, "tc_batch_add_ms": %s, "apply_ms": %s, "noop_apply_ms": %s, "plan_ms": %s, "tc_batch_filter_del_ms": %s, "tc_batch_qdisc_del_ms": %s, "destroy_ms": %s, "apply_peak_rss_kb": %s}' \
-		"$label" "$n" "$spread" "$m_tc" "$m_ap" "$m_noop" "$m_pl" "$m_fdel" "$m_del" "$m_de" "$rss")")
+	FLOOR_ROWS+=("$(awk -v l="$label" -v ap="$m_ap" -v no="$m_noop" -v pl="$m_pl" \
+		-v k="$m_kread" -v y="$m_yread" 'BEGIN {
+		printf "  %-26s %9.1f %8.1f %5.1f%% %8.1f %5.1f%% %8.1f %5.1f%% %8.1f %5.1f%%\n",
+			l, ap, no, no / ap * 100, pl, pl / ap * 100, k, k / ap * 100, y, y / ap * 100 }')")
+	JSON_ROWS+=("$(printf '{"case": "%s", "rules": %d, "devices": %d, "tc_batch_add_ms": %s, "apply_ms": %s, "noop_apply_ms": %s, "plan_ms": %s, "kernel_read_floor_ms": %s, "yaml_parse_floor_ms": %s, "tc_batch_filter_del_ms": %s, "tc_batch_qdisc_del_ms": %s, "destroy_ms": %s, "apply_peak_rss_kb": %s}' \
+		"$label" "$n" "$spread" "$m_tc" "$m_ap" "$m_noop" "$m_pl" "$m_kread" "$m_yread" "$m_fdel" "$m_del" "$m_de" "$rss")")
 }
 
 if [ "$QUICK" = 1 ]; then
@@ -227,6 +245,11 @@ printf "  %-22s %9s %9s %7s %10s %8s %6s %8s %6s %8s %8s %8s %7s %7s %7s\n" "rul
 	"apply" "ratio" "rate" "no-op" "/apply" "plan" "/apply" "f-del" "q-del" "destroy" "/f-del" \
 	"/q-del" "RSS MiB"
 printf '%s\n' "${ROWS[@]}"
+echo "What a no-op reads, at the least (median of $RUNS, ms): the kernel's dump of the hooks' filters"
+echo "(k-read, nothing parsed) and libyaml's parse of the file (yaml, nothing built), beside the no-op and plan"
+printf "  %-26s %9s %8s %6s %8s %6s %8s %6s %8s %6s\n" "rules" "apply" "no-op" "/apply" "plan" \
+	"/apply" "k-read" "/apply" "yaml" "/apply"
+printf '%s\n' "${FLOOR_ROWS[@]}"
 if [ -n "$JSON" ]; then
 	{
 		printf '{"runs": %d, "control_plane": [' "$RUNS"

@@ -21,7 +21,7 @@ struct run {
 	const struct kop *ops;
 	size_t n_ops;
 	bool *done;
-	char (*old_text)[128];		/* META_SET: the text it overwrote */
+	struct meta_entry *old_meta;	/* META_SET: the entry it overwrote */
 	bool *had_old;
 	struct classifier_shared *shared; /* the built-in classifier of this run */
 	int *prog_fd;			/* match.bpf add/replace: until its ack */
@@ -661,13 +661,13 @@ static int run_direct(struct run *r, size_t i)
 
 /*
  * The run of KOP_META_SET ops from `first`, in one batch, each remembering
- * the text it replaces for the undo.  Returns the index after the run.
+ * the entry it replaces for the undo.  Returns the index after the run.
  */
 static size_t set_names(struct run *r, size_t first)
 {
 	struct meta_entry *v;
 	size_t end, i, done = 0;
-	const char *old;
+	const struct meta_entry *old;
 	int ret;
 
 	for (end = first; end < r->n_ops && r->ops[end].type == KOP_META_SET; end++)
@@ -680,12 +680,13 @@ static size_t set_names(struct run *r, size_t first)
 	for (i = first; i < end; i++) {
 		const struct kop *op = &r->ops[i];
 
-		old = meta_lookup(r->ctx->meta, op->meta_kind, op->meta_id);
+		old = meta_find(r->ctx->meta, op->meta_kind, op->meta_id);
 		r->had_old[i] = old != NULL;
 		if (old)
-			str_copy(r->old_text[i], sizeof(r->old_text[i]), old);
+			r->old_meta[i] = *old;
 		v[i - first].kind = op->meta_kind;
 		v[i - first].id = op->meta_id;
+		v[i - first].ref = op->meta_ref;
 		snprintf(v[i - first].text, sizeof(v[i - first].text), "%.*s",
 			 (int)sizeof(v[i - first].text) - 1, op->text);
 	}
@@ -756,11 +757,13 @@ static bool undo_one(struct run *r, size_t i)
 		break;
 	case KOP_META_SET:
 		ret = r->had_old[i] ?
-			meta_set(r->ctx->meta, op->meta_kind, op->meta_id, r->old_text[i], quiet) :
+			meta_set(r->ctx->meta, op->meta_kind, op->meta_id, r->old_meta[i].text,
+				 r->old_meta[i].ref, quiet) :
 			meta_delete(r->ctx->meta, op->meta_kind, op->meta_id);
 		break;
 	case KOP_META_DEL:
-		ret = meta_set(r->ctx->meta, op->meta_kind, op->meta_id, op->text, quiet);
+		ret = meta_set(r->ctx->meta, op->meta_kind, op->meta_id, op->text, op->meta_ref,
+			       quiet);
 		break;
 	case KOP_PRIO_DEL:
 		/* Re-adding its filters re-creates the instance. */
@@ -818,14 +821,14 @@ int apply_ops(struct apply_ctx *ctx, const struct kop *ops, size_t n_ops,
 	r.shared = classifier_shared__new(builtin);
 	r.done = calloc(n_ops, sizeof(*r.done));
 	r.had_old = calloc(n_ops, sizeof(*r.had_old));
-	r.old_text = calloc(n_ops, sizeof(*r.old_text));
+	r.old_meta = calloc(n_ops, sizeof(*r.old_meta));
 	r.prog_fd = calloc(n_ops, sizeof(*r.prog_fd));
 	r.old_prog_fd = calloc(n_ops, sizeof(*r.old_prog_fd));
 	r.xdp_fd = calloc(n_ops, sizeof(*r.xdp_fd));
 	r.xdp_mode = calloc(n_ops, sizeof(*r.xdp_mode));
 	r.xdp_old = calloc(n_ops, sizeof(*r.xdp_old));
 	r.clsact_of = calloc(n_ops + 1, sizeof(*r.clsact_of));
-	if (!r.clsact_of || !r.shared || !r.done || !r.had_old || !r.old_text || !r.prog_fd || !r.old_prog_fd ||
+	if (!r.clsact_of || !r.shared || !r.done || !r.had_old || !r.old_meta || !r.prog_fd || !r.old_prog_fd ||
 	    !r.xdp_fd || !r.xdp_mode || !r.xdp_old) {
 		r.error = -ENOMEM;
 		goto out;
@@ -916,6 +919,6 @@ out:
 	drop_cache(&r);
 	free(r.done);
 	free(r.had_old);
-	free(r.old_text);
+	free(r.old_meta);
 	return r.error;
 }

@@ -64,6 +64,7 @@ static int push_entry(struct meta_store *store, size_t *cap,
 	e = &store->entries[store->count++];
 	e->kind = key->kind;
 	e->id = key->id;
+	e->ref = key->kind == TCSPAN_META_RULE ? value->ref : 0;
 	memcpy(e->text, value->text, sizeof(value->text));
 	e->text[sizeof(value->text) - 1] = '\0';
 	return 0;
@@ -238,10 +239,10 @@ out:
 }
 
 int meta_set(struct meta_store *store, uint32_t kind, uint32_t id, const char *text,
-	     struct tcspan_error *err)
+	     uint32_t ref, struct tcspan_error *err)
 {
 	struct tcspan_meta_key key = { .kind = kind, .id = id };
-	struct tcspan_meta_value value = {};
+	struct tcspan_meta_value value = { .ref = ref };
 
 	str_copy(value.text, sizeof(value.text), text);
 	if (bpf_map_update_elem(store->fd, &key, &value, BPF_ANY))
@@ -267,6 +268,7 @@ int meta_set_many(struct meta_store *store, const struct meta_entry *entries, si
 	for (i = 0; i < n; i++) {
 		keys[i].kind = entries[i].kind;
 		keys[i].id = entries[i].id;
+		values[i].ref = entries[i].ref;
 		str_copy(values[i].text, sizeof(values[i].text), entries[i].text);
 	}
 	/* All in one system call (BPF_MAP_UPDATE_BATCH, Linux 5.6), else one
@@ -283,7 +285,8 @@ int meta_set_many(struct meta_store *store, const struct meta_entry *entries, si
 		goto out;
 	}
 	for (i = 0; i < n && !ret; i++) {
-		ret = meta_set(store, entries[i].kind, entries[i].id, entries[i].text, err);
+		ret = meta_set(store, entries[i].kind, entries[i].id, entries[i].text,
+			       entries[i].ref, err);
 		if (!ret)
 			*done = i + 1;
 	}
@@ -304,7 +307,8 @@ int meta_delete(struct meta_store *store, uint32_t kind, uint32_t id)
 	return 0;
 }
 
-const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t id)
+const struct meta_entry *meta_find(const struct meta_store *store, uint32_t kind,
+				   uint32_t id)
 {
 	uint64_t key = entry_key(kind, id);
 	size_t lo = 0, hi = store->sorted ? store->count : 0;
@@ -313,13 +317,27 @@ const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t 
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (store->sorted[mid].key == key)
-			return store->sorted[mid].entry->text;
+			return store->sorted[mid].entry;
 		if (store->sorted[mid].key < key)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return NULL;
+}
+
+const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t id)
+{
+	const struct meta_entry *e = meta_find(store, kind, id);
+
+	return e ? e->text : NULL;
+}
+
+bool meta_text_equal(const char *stored, const char *text)
+{
+	size_t n = strnlen(text, TCSPAN_META_TEXT_SIZE - 1);
+
+	return !strncmp(stored, text, n) && stored[n] == '\0';
 }
 
 int meta_remove(const char *name, struct tcspan_error *err)

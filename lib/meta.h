@@ -20,7 +20,8 @@
 struct meta_entry {
 	uint32_t kind;
 	uint32_t id;
-	char text[128];
+	uint32_t ref;			/* RULE: its REASON's id, or 0 */
+	char text[TCSPAN_META_TEXT_SIZE];
 };
 
 struct meta_store {
@@ -43,7 +44,7 @@ int meta_read(const char *name, struct meta_store *store, struct tcspan_error *e
 /* Create (and pin) the map of `name` when it is missing. */
 int meta_create(const char *name, struct meta_store *store, struct tcspan_error *err);
 int meta_set(struct meta_store *store, uint32_t kind, uint32_t id, const char *text,
-	     struct tcspan_error *err);
+	     uint32_t ref, struct tcspan_error *err);
 /*
  * meta_set() of n entries at once; *done says how many were set (in
  * order) when it fails.
@@ -56,7 +57,11 @@ int meta_delete(struct meta_store *store, uint32_t kind, uint32_t id);
  * plan of 10,000 rules looks up 20,000 names).  0 or -ENOMEM.
  */
 int meta_store__index(struct meta_store *store);
+const struct meta_entry *meta_find(const struct meta_store *store, uint32_t kind,
+				   uint32_t id);
 const char *meta_lookup(const struct meta_store *store, uint32_t kind, uint32_t id);
+/* Whether a stored text is `text`, as far as an entry holds it. */
+bool meta_text_equal(const char *stored, const char *text);
 /* Unpin the map and remove the topology's directory. */
 int meta_remove(const char *name, struct tcspan_error *err);
 void meta_store__free(struct meta_store *store);

@@ -1807,12 +1807,106 @@ static size_t sort_unique(uint32_t *v, size_t n)
 	return k;
 }
 
-/* Whether the rule with id `id` has a reason to be on tc now. */
-static bool rule_fallback(const struct planner *p, uint32_t id)
-{
-	const struct rule_id *r = rule_by_id(p, id);
+/*
+ * Why auto left rules on tc, for `show`: each distinct reason once, in a
+ * REASON entry, and each rule's entry names it by id (ref).  10,000 rules
+ * that share a reason cost one entry, not 10,000.
+ */
+struct reason {
+	uint32_t id;
+	const char *text;
+};
 
-	return r && p->choice[r->index].fallback[0] != '\0';
+struct reasons {
+	struct reason *v;		/* sorted by id */
+	size_t n;
+	uint32_t *ref;			/* per rule: its reason's id, or 0 */
+};
+
+/* Rule indexes by the hash of their reason, then by index. */
+struct hashed {
+	uint32_t hash;
+	uint32_t rule;
+};
+
+static int compare_hashed(const void *x, const void *y)
+{
+	const struct hashed *a = x, *b = y;
+
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+/*
+ * A reason's id is the hash of its text; on a collision, the id after the
+ * last one given (never 0, which says "none").  The same reasons get the
+ * same ids from one plan to the next.
+ */
+static void find_reasons(struct planner *p, struct reasons *out)
+{
+	size_t n_rules = p->topo ? p->topo->n_rules : 0, n = 0, i, j, k, run;
+	struct hashed *h = calloc(n_rules + 1, sizeof(*h));
+	uint32_t last = 0;
+
+	out->v = calloc(n_rules + 1, sizeof(*out->v));
+	out->ref = calloc(n_rules + 1, sizeof(*out->ref));
+	out->n = 0;
+	if (!h || !out->v || !out->ref) {
+		p->error = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_rules; i++)
+		if (p->choice[i].fallback[0])
+			h[n++] = (struct hashed){ meta_id(p->choice[i].fallback), i };
+	if (n)
+		qsort(h, n, sizeof(*h), compare_hashed);
+	for (i = 0; i < n; i = j) {
+		/* A run of one hash: its texts are one, but for a collision. */
+		run = out->n;
+		for (j = i; j < n && h[j].hash == h[i].hash; j++) {
+			const char *text = p->choice[h[j].rule].fallback;
+
+			for (k = run; k < out->n && strcmp(out->v[k].text, text); k++)
+				;
+			if (k == out->n) {
+				last = h[j].hash > last ? h[j].hash : last + 1;
+				if (!last)
+					last = 1;
+				out->v[out->n++] = (struct reason){ last, text };
+			}
+			out->ref[h[j].rule] = out->v[k].id;
+		}
+	}
+out:
+	free(h);
+}
+
+static int compare_reason_id(const void *x, const void *y)
+{
+	const struct reason *a = x, *b = y;
+
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static bool reason_wanted(const struct reasons *r, uint32_t id)
+{
+	struct reason key = { .id = id };
+
+	return r->n && bsearch(&key, r->v, r->n, sizeof(key), compare_reason_id);
+}
+
+static void meta_op(struct planner *p, enum kop_type type, const struct meta_entry *e,
+		    uint32_t kind, uint32_t id, const char *text, uint32_t ref)
+{
+	struct kop *op = push(p, type);
+
+	if (!op)
+		return;
+	op->meta_kind = e ? e->kind : kind;
+	op->meta_id = e ? e->id : id;
+	op->text = e ? e->text : text;
+	op->meta_ref = e ? e->ref : ref;
 }
 
 static void plan_rules(struct planner *p)
@@ -1822,6 +1916,7 @@ static void plan_rules(struct planner *p)
 	char **hooks_done = NULL;
 	uint32_t *desired = NULL, *seen = NULL;
 	size_t n = 0, i, j, start, n_done = 0, n_seen = 0, n_filters = 0, n_desired;
+	struct reasons reasons = {};
 
 	slots = calloc(n_rules * 2 + 1, sizeof(*slots));
 	p->rule_touched = calloc(n_rules + 1, sizeof(bool));
@@ -1888,38 +1983,34 @@ static void plan_rules(struct planner *p)
 				seen[n_seen++] = o->filters[j].cookie.rule_id;
 	}
 	n_seen = sort_unique(seen, n_seen);
-	for (i = 0; i < n_rules; i++) {
+	find_reasons(p, &reasons);
+	for (i = 0; i < n_rules && !p->error; i++) {
 		const struct tcspan_rule *r = &p->topo->rules[i];
 		uint32_t id = meta_id(r->name);
-		const char *text = meta_text(p, TCSPAN_META_RULE, id);
-		struct kop *op;
+		const struct meta_entry *e = meta_find(p->store, TCSPAN_META_RULE, id);
+		bool named = e && !strcmp(e->text, r->name);
 
 		if (!has_id(seen, n_seen, id))
 			change(p, TCSPAN_OP_ADD, TCSPAN_KIND_RULE, r->name, rule_detail(p, r));
 		else if (p->rule_touched[i])
 			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_RULE, r->name, rule_detail(p, r));
-		else if (!text || strcmp(text, r->name))
+		else if (!named)
 			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_RULE, r->name,
 			       "its name is written back to the kernel");
-		if (!text || strcmp(text, r->name)) {
-			op = push(p, KOP_META_SET);
-			if (!op)
-				goto out;
-			op->meta_kind = TCSPAN_META_RULE;
-			op->meta_id = id;
-			op->text = r->name;
-		}
-		/* Why auto left it on tc, for `show`. */
-		text = meta_text(p, TCSPAN_META_FALLBACK, id);
-		if (p->choice[i].fallback[0] && (!text || strcmp(text, p->choice[i].fallback))) {
-			op = push(p, KOP_META_SET);
-			if (!op)
-				goto out;
-			op->meta_kind = TCSPAN_META_FALLBACK;
-			op->meta_id = id;
-			op->text = keep(p, p->choice[i].fallback, strlen(p->choice[i].fallback));
-		}
+		if (!named || e->ref != reasons.ref[i])
+			meta_op(p, KOP_META_SET, NULL, TCSPAN_META_RULE, id, r->name,
+				reasons.ref[i]);
 	}
+	for (i = 0; i < reasons.n && !p->error; i++) {
+		const struct reason *rs = &reasons.v[i];
+		const struct meta_entry *e = meta_find(p->store, TCSPAN_META_REASON, rs->id);
+
+		if (!e || !meta_text_equal(e->text, rs->text))
+			meta_op(p, KOP_META_SET, NULL, TCSPAN_META_REASON, rs->id,
+				keep(p, rs->text, strlen(rs->text)), 0);
+	}
+	if (p->error)
+		goto out;
 	for (j = 0; j < n_seen; j++) {
 		const char *text = meta_text(p, TCSPAN_META_RULE, seen[j]);
 
@@ -1927,37 +2018,28 @@ static void plan_rules(struct planner *p)
 			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE,
 			       text ? fmt(p, "%s", text) : fmt(p, "rule-%08x", seen[j]), NULL);
 	}
-	/* Names of rules that are gone from file and kernel alike, and
-	 * reasons that no longer hold. */
+	/* Names of rules that are gone from file and kernel alike, reasons
+	 * that no longer hold, and the earlier builds' reasons per rule. */
 	for (i = 0; i < p->n_meta; i++) {
-		struct kop *op;
+		const struct meta_entry *e = &p->meta[i];
 
-		if (p->meta[i].kind == TCSPAN_META_FALLBACK && !p->meta_goes &&
-		    !rule_fallback(p, p->meta[i].id)) {
-			op = push(p, KOP_META_DEL);
-			if (!op)
-				goto out;
-			op->meta_kind = TCSPAN_META_FALLBACK;
-			op->meta_id = p->meta[i].id;
-			op->text = p->meta[i].text;
+		if ((e->kind == TCSPAN_META_REASON && !reason_wanted(&reasons, e->id)) ||
+		    e->kind == TCSPAN_META_FALLBACK) {
+			if (!p->meta_goes)
+				meta_op(p, KOP_META_DEL, e, 0, 0, NULL, 0);
 			continue;
 		}
-		if (p->meta[i].kind != TCSPAN_META_RULE ||
-		    has_id(desired, n_desired, p->meta[i].id))
+		if (e->kind != TCSPAN_META_RULE || has_id(desired, n_desired, e->id))
 			continue;
-		if (!has_id(seen, n_seen, p->meta[i].id))
-			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE, p->meta[i].text,
+		if (!has_id(seen, n_seen, e->id))
+			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE, e->text,
 			       "only its name was left in the kernel");
-		if (p->meta_goes)
-			continue;
-		op = push(p, KOP_META_DEL);
-		if (!op)
-			goto out;
-		op->meta_kind = TCSPAN_META_RULE;
-		op->meta_id = p->meta[i].id;
-		op->text = p->meta[i].text;
+		if (!p->meta_goes)
+			meta_op(p, KOP_META_DEL, e, 0, 0, NULL, 0);
 	}
 out:
+	free(reasons.v);
+	free(reasons.ref);
 	for (i = 0; i < n_done; i++)
 		free(hooks_done[i]);
 	free(hooks_done);

@@ -114,6 +114,7 @@ struct kop {
 	uint32_t xdp_prog_id;		/* XDP_SET, _DEL: tcspan's program there */
 	uint8_t xdp_mode;		/* XDP_DEL: as it is attached */
 	uint32_t meta_kind, meta_id;
+	uint32_t meta_ref;		/* META_SET, _DEL: the entry's ref */
 	/* Metadata text; a link's or device's alias.  It points into the
 	 * model, the plan's strings or the metadata the plan was made from. */
 	const char *text;

@@ -411,6 +411,17 @@ size_t tcspan_state__rule_count(const struct tcspan_state *st, size_t t)
 	return t < st->n_topos ? st->topos[t].n_rules : 0;
 }
 
+/* Why auto left rule `id` on tc: its entry's REASON, or the reason kept
+ * per rule by the builds before REASON entries; NULL when none. */
+static const char *reason_of(const struct meta_store *meta, uint32_t id)
+{
+	const struct meta_entry *e = meta_find(meta, TCSPAN_META_RULE, id);
+
+	if (e && e->ref)
+		return meta_lookup(meta, TCSPAN_META_REASON, e->ref);
+	return meta_lookup(meta, TCSPAN_META_FALLBACK, id);
+}
+
 int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,
 		       struct tcspan_rule_info *info)
 {
@@ -429,8 +440,7 @@ int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,
 	info->to_direction = sr->to_direction;
 	info->datapath = sr->xdp_mode ? "xdp" : "tc";
 	info->xdp_mode = sr->xdp_mode;
-	info->fallback = sr->xdp_mode ? NULL :
-			 meta_lookup(&st->topos[t].meta, TCSPAN_META_FALLBACK, sr->id);
+	info->fallback = sr->xdp_mode ? NULL : reason_of(&st->topos[t].meta, sr->id);
 	info->problem = sr->problem;
 	info->packets = sr->packets;
 	info->bytes = sr->bytes;

@@ -73,6 +73,17 @@ show=$("$TCSPAN" -j show "$T")
 check "show -j: datapath, mode and reason of each rule" \
 	"decap xdp generic null|egress tc null XDP sees only the packets a device receives (direction: ingress)|lone tc null XDP cannot copy a packet and also pass it on; a mirror rides on XDP only with the next redirect of its hook, same match|steer xdp native null|tovx tc null $S/vx0 is not an end of a link of this topology (XDP frames go only to veths tcspan readies)" \
 	"$(jq -r '[.topologies[0].rules[] | "\(.name) \(.datapath) \(.xdp_mode) \(.fallback)"] | sort | join("|")' <<<"$show")"
+# The metadata: each reason once, named by its rule's entry.
+meta=$(bpftool -j map dump pinned "/sys/fs/bpf/tcspan/$T/meta" | jq -c '[.[].formatted]')
+check "metadata: a REASON entry per reason, none of the per-rule kind" "3 0" \
+	"$(jq -r '([.[] | select(.key.kind == 4)] | length), ([.[] | select(.key.kind == 3)] | length)' <<<"$meta" | paste -sd' ')"
+check "metadata: the tc rules' entries name their reasons" \
+	"egress XDP sees only the packets a device receives (direction: ingress)|steer none" \
+	"$(jq -r '(map(select(.key.kind == 4) | {key: (.key.id | tostring), value: .value.text}) |
+		from_entries) as $why | .[] | select(.key.kind == 1) |
+		select(.value.text == "egress" or .value.text == "steer") |
+		"\(.value.text) \(if .value.ref == 0 then "none" else $why[.value.ref | tostring] end)"' \
+		<<<"$meta" | sort | paste -sd'|')"
 check "show: the table says native, generic and why" \
 	"xdp (native)|xdp (generic)|tc XDP sees only the packets a device receives (direction: ingress)" \
 	"$("$TCSPAN" show "$T" | awk '$2 == "steer" || $2 == "decap" || $2 == "egress" {

@@ -153,6 +153,48 @@ static const struct kop *find_op(const struct fixture *f, enum kop_type type, si
 	return NULL;
 }
 
+/* The nth META op of `type` for an entry of `kind` with `text`, or NULL. */
+static const struct kop *meta_op_of(const struct fixture *f, enum kop_type type,
+				    uint32_t kind, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < f->res.n_ops; i++)
+		if (f->res.ops[i].type == type && f->res.ops[i].meta_kind == kind &&
+		    !strcmp(f->res.ops[i].text, text))
+			return &f->res.ops[i];
+	return NULL;
+}
+
+static size_t count_meta(const struct fixture *f, enum kop_type type, uint32_t kind)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->res.n_ops; i++)
+		n += f->res.ops[i].type == type && f->res.ops[i].meta_kind == kind;
+	return n;
+}
+
+/* The id of the REASON entry the plan writes for `text` (0: none). */
+static uint32_t reason_id(const struct fixture *f, const char *text)
+{
+	const struct kop *op = meta_op_of(f, KOP_META_SET, TCSPAN_META_REASON, text);
+
+	return op ? op->meta_id : 0;
+}
+
+/* A metadata entry as the kernel holds it. */
+static void meta_entry(struct fixture *f, uint32_t kind, uint32_t id, const char *text,
+		       uint32_t ref)
+{
+	struct meta_entry *e = &f->meta[f->n_meta++];
+
+	e->kind = kind;
+	e->id = id;
+	e->ref = ref;
+	snprintf(e->text, sizeof(e->text), "%s", text);
+}
+
 static void test_add_to_empty(void)
 {
 	struct fixture f;
@@ -921,15 +963,19 @@ static void test_xdp(void)
 		    count_ops(&f, KOP_FILTER_ADD) == 2 && count_ops(&f, KOP_META_SET) == 5,
 		    "xdp: a mirror of other packets blocks the redirect after it",
 		    "ret %d, %zu ops", ret, f.res.n_ops);
-	/* The clsact's record, then per rule its name and its reason. */
-	op = find_op(&f, KOP_META_SET, 2);
-	op2 = find_op(&f, KOP_META_SET, 4);
-	unit_result(op && op2 && op->meta_kind == TCSPAN_META_FALLBACK &&
-		    !strcmp(op->text, "XDP cannot copy a packet and also pass it on; a mirror "
-			    "rides on XDP only with the next redirect of its hook, same match") &&
-		    !strcmp(op2->text, "rule \"copy\" comes before it on eth0 ingress and runs on tc"),
-		    "xdp: each reason is written to the metadata map", "%s | %s",
-		    op ? op->text : "", op2 ? op2->text : "");
+	/* The clsact's record, each rule's name naming its reason, and the
+	 * two reasons. */
+	op = meta_op_of(&f, KOP_META_SET, TCSPAN_META_RULE, "copy");
+	op2 = meta_op_of(&f, KOP_META_SET, TCSPAN_META_RULE, "fast");
+	unit_result(op && op2 && count_meta(&f, KOP_META_SET, TCSPAN_META_REASON) == 2 &&
+		    op->meta_ref == reason_id(&f, "XDP cannot copy a packet and also pass it "
+					      "on; a mirror rides on XDP only with the next "
+					      "redirect of its hook, same match") &&
+		    op2->meta_ref == reason_id(&f, "rule \"copy\" comes before it on eth0 "
+					       "ingress and runs on tc") &&
+		    op->meta_ref && op2->meta_ref,
+		    "xdp: each reason is written to the metadata map, named by its rules",
+		    "%zu ops", f.res.n_ops);
 	teardown(&f);
 	xdp_reset();
 
@@ -962,6 +1008,94 @@ static void test_xdp(void)
 		    "xdp: destroy detaches its own program, not another's", "ret %d", ret);
 	teardown(&f);
 	xdp_reset();
+}
+
+#define EGRESS_ONLY "XDP sees only the packets a device receives (direction: ingress)"
+
+/* Three egress rules left on tc by auto, for one reason. */
+static void egress_rules(struct fixture *f)
+{
+	static const char *const names[] = { "a", "b", "c" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		rule(f, i, names[i], TCSPAN_ACTION_MIRROR, TCSPAN_HOOK_EGRESS);
+		f->rules[i].datapath = TCSPAN_DATAPATH_AUTO;
+	}
+}
+
+static void test_reasons(void)
+{
+	const struct kop *a, *b, *c;
+	struct fixture f;
+	uint32_t id;
+	int ret;
+
+	/* Rules that share a reason share its entry. */
+	setup(&f);
+	egress_rules(&f);
+	ret = run(&f, false);
+	a = meta_op_of(&f, KOP_META_SET, TCSPAN_META_RULE, "a");
+	b = meta_op_of(&f, KOP_META_SET, TCSPAN_META_RULE, "b");
+	c = meta_op_of(&f, KOP_META_SET, TCSPAN_META_RULE, "c");
+	id = reason_id(&f, EGRESS_ONLY);
+	unit_result(ret == 0 && count_meta(&f, KOP_META_SET, TCSPAN_META_REASON) == 1 &&
+		    id == meta_id(EGRESS_ONLY) && a && b && c && a->meta_ref == id &&
+		    b->meta_ref == id && c->meta_ref == id,
+		    "reasons: one entry for the rules that share it, each rule naming it",
+		    "ret %d, %zu ops: %s", ret, f.res.n_ops, first_error(&f));
+	teardown(&f);
+
+	/* Entries as the last apply left them: none written again. */
+	setup(&f);
+	egress_rules(&f);
+	meta_entry(&f, TCSPAN_META_RULE, meta_id("a"), "a", meta_id(EGRESS_ONLY));
+	meta_entry(&f, TCSPAN_META_RULE, meta_id("b"), "b", meta_id(EGRESS_ONLY));
+	meta_entry(&f, TCSPAN_META_RULE, meta_id("c"), "c", meta_id(EGRESS_ONLY));
+	meta_entry(&f, TCSPAN_META_REASON, meta_id(EGRESS_ONLY), EGRESS_ONLY, 0);
+	ret = run(&f, false);
+	unit_result(ret == 0 && count_meta(&f, KOP_META_SET, TCSPAN_META_RULE) == 0 &&
+		    count_meta(&f, KOP_META_SET, TCSPAN_META_REASON) == 0 &&
+		    count_ops(&f, KOP_META_DEL) == 0,
+		    "reasons: entries in place are left alone", "ret %d, %zu ops", ret,
+		    f.res.n_ops);
+	teardown(&f);
+
+	/* An earlier build's reason per rule, and a reason that no longer
+	 * holds, go; the rule's entry is written with its ref. */
+	setup(&f);
+	egress_rules(&f);
+	f.topo.n_rules = 1;
+	meta_entry(&f, TCSPAN_META_RULE, meta_id("a"), "a", 0);
+	meta_entry(&f, TCSPAN_META_FALLBACK, meta_id("a"), EGRESS_ONLY, 0);
+	meta_entry(&f, TCSPAN_META_REASON, meta_id("gone"), "gone", 0);
+	ret = run(&f, false);
+	a = meta_op_of(&f, KOP_META_SET, TCSPAN_META_RULE, "a");
+	unit_result(ret == 0 && a && a->meta_ref == meta_id(EGRESS_ONLY) &&
+		    meta_op_of(&f, KOP_META_DEL, TCSPAN_META_FALLBACK, EGRESS_ONLY) &&
+		    meta_op_of(&f, KOP_META_DEL, TCSPAN_META_REASON, "gone") &&
+		    count_ops(&f, KOP_META_DEL) == 2 && f.res.n_changes == 1 &&
+		    f.res.changes[0].op == TCSPAN_OP_ADD,
+		    "reasons: the per-rule entries of earlier builds and stale reasons go",
+		    "ret %d, %zu ops, %zu changes", ret, f.res.n_ops, f.res.n_changes);
+	teardown(&f);
+
+	/* A reason longer than an entry holds is stored cut, and the cut
+	 * text counts as equal, or every plan would write it again. */
+	{
+		char text[200], stored[TCSPAN_META_TEXT_SIZE];
+
+		memset(text, 'x', sizeof(text) - 1);
+		text[sizeof(text) - 1] = '\0';
+		memcpy(stored, text, sizeof(stored) - 1);
+		stored[sizeof(stored) - 1] = '\0';
+		ret = meta_text_equal(stored, text) && meta_text_equal("abc", "abc") &&
+		      !meta_text_equal("abc", "abcd") && !meta_text_equal("abcd", "abc");
+		stored[50] = 'y';
+		unit_result(ret && !meta_text_equal(stored, text),
+			    "reasons: a text cut to the entry's size equals the whole",
+			    "%zu bytes kept", strlen(stored));
+	}
 }
 
 static void test_names_only(void)
@@ -1305,6 +1439,7 @@ int main(void)
 	test_xdp();
 	test_unfinished();
 	test_names_only();
+	test_reasons();
 	test_match_hash();
 	test_match_add();
 	test_match_change();

@@ -11,8 +11,8 @@
  *	Linux 5.10): the handles and the actions' cookies without the
  *	classifier's options, where the classifier can.
  *   read_floor yaml FILE
- *	Run FILE through libyaml's parser, event by event, building
- *	nothing.
+ *	Read FILE whole, then run it through libyaml's parser, event by
+ *	event, building nothing.
  *
  * Prints what it read ("messages N bytes B" or "events N bytes B").
  * Exit 1, with the reason on stderr, when a read fails.
@@ -160,17 +160,25 @@ static int read_yaml(const char *file)
 {
 	FILE *f = fopen(file, "rb");
 	unsigned long events = 0;
+	unsigned char *buf = NULL;
 	yaml_parser_t parser;
 	yaml_event_t event;
 	bool end = false;
+	long len;
 	int ret = 1;
 
-	if (!f) {
-		fprintf(stderr, "read_floor: %s: %s\n", file, strerror(errno));
+	/* Read whole, then parsed from memory, as tcspan reads it. */
+	if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+	    !(buf = malloc(len + 1)) || fread(buf, 1, len, f) != (size_t)len) {
+		fprintf(stderr, "read_floor: %s: %s\n", file, strerror(errno ? errno : EIO));
+		free(buf);
+		if (f)
+			fclose(f);
 		return 1;
 	}
+	fclose(f);
 	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
+	yaml_parser_set_input_string(&parser, buf, len);
 	while (!end) {
 		if (!yaml_parser_parse(&parser, &event)) {
 			fprintf(stderr, "read_floor: %s:%zu:%zu: %s\n", file,
@@ -182,11 +190,11 @@ static int read_yaml(const char *file)
 		events++;
 		yaml_event_delete(&event);
 	}
-	printf("events %lu bytes %lu\n", events, (unsigned long)ftell(f));
+	printf("events %lu bytes %ld\n", events, len);
 	ret = 0;
 out:
 	yaml_parser_delete(&parser);
-	fclose(f);
+	free(buf);
 	return ret;
 }
 

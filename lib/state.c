@@ -29,7 +29,12 @@ struct state_topology {
 	uint32_t id;
 	struct meta_store meta;
 	struct state_rule *rules;
-	size_t n_rules;
+	size_t n_rules, cap_rules;
+	/* Rules by id, the first of each id: open addressing, index + 1 in
+	 * each slot (0: empty), at most half full.  10,000 rules meet
+	 * 10,000 filters and 10,000 names. */
+	uint32_t *by_id;
+	size_t n_slots;
 	char **namespaces, **links;
 	size_t n_namespaces, n_links;
 	char **devices, **device_kinds;	/* "NETNS/DEV"; "vxlan id=42 ..." */
@@ -110,6 +115,64 @@ static int add_device(struct tcspan_state *st, const char *topo, const char *net
 	return ret;
 }
 
+static struct state_rule *find_rule(const struct state_topology *t, uint32_t id)
+{
+	size_t mask = t->n_slots - 1, i;
+
+	if (!t->n_slots)
+		return NULL;
+	for (i = id & mask; t->by_id[i]; i = (i + 1) & mask)
+		if (t->rules[t->by_id[i] - 1].id == id)
+			return &t->rules[t->by_id[i] - 1];
+	return NULL;
+}
+
+/* Slot rule `index` under its id, unless a rule with that id has one. */
+static void slot_rule(struct state_topology *t, size_t index)
+{
+	size_t mask = t->n_slots - 1, i;
+	uint32_t id = t->rules[index].id;
+
+	for (i = id & mask; t->by_id[i]; i = (i + 1) & mask)
+		if (t->rules[t->by_id[i] - 1].id == id)
+			return;
+	t->by_id[i] = index + 1;
+}
+
+/* A zeroed rule with id `id` at the end of t's rules; NULL when out of memory. */
+static struct state_rule *push_rule(struct state_topology *t, uint32_t id)
+{
+	struct state_rule *v;
+	size_t i;
+
+	if (t->n_rules == t->cap_rules) {
+		size_t cap = t->cap_rules ? t->cap_rules * 2 : 16;
+
+		v = realloc(t->rules, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		t->rules = v;
+		t->cap_rules = cap;
+	}
+	if (2 * (t->n_rules + 1) > t->n_slots) {
+		size_t n = t->n_slots ? t->n_slots * 2 : 32;
+		uint32_t *slots = calloc(n, sizeof(*slots));
+
+		if (!slots)
+			return NULL;
+		free(t->by_id);
+		t->by_id = slots;
+		t->n_slots = n;
+		for (i = 0; i < t->n_rules; i++)
+			slot_rule(t, i);
+	}
+	v = &t->rules[t->n_rules];
+	memset(v, 0, sizeof(*v));
+	v->id = id;
+	slot_rule(t, t->n_rules++);
+	return v;
+}
+
 /*
  * A new rule of t with id `id`, taken at ns's device from_ifindex and sent
  * to its device to_ifindex (gone: a problem).  NULL when out of memory.
@@ -122,13 +185,9 @@ static struct state_rule *new_rule(struct state_topology *t, const struct observ
 	const char *name = meta_lookup(&t->meta, TCSPAN_META_RULE, id);
 	struct state_rule *r;
 
-	r = realloc(t->rules, (t->n_rules + 1) * sizeof(*r));
+	r = push_rule(t, id);
 	if (!r)
 		return NULL;
-	t->rules = r;
-	r = &r[t->n_rules++];
-	memset(r, 0, sizeof(*r));
-	r->id = id;
 	if (name)
 		r->name = strdup(name);
 	else if (asprintf(&r->name, "rule-%08x", r->id) < 0)
@@ -145,15 +204,10 @@ static struct state_rule *new_rule(struct state_topology *t, const struct observ
 static int add_filter(struct state_topology *t, const struct observed_netns *ns,
 		      const struct tc_filter *f)
 {
-	struct state_rule *r;
-	size_t i;
+	struct state_rule *r = find_rule(t, f->cookie.rule_id);
 
-	for (i = 0; i < t->n_rules; i++) {
-		if (t->rules[i].id == f->cookie.rule_id) {
-			r = &t->rules[i];
-			goto count;
-		}
-	}
+	if (r)
+		goto count;
 	r = new_rule(t, ns, f->cookie.rule_id, f->ifindex, f->mirred.ifindex);
 	if (!r)
 		return -ENOMEM;
@@ -313,24 +367,14 @@ static int collect(struct tcspan_state *st, const char *only, const struct obser
 		for (j = 0; j < t->meta.count; j++) {
 			const struct meta_entry *e = &t->meta.entries[j];
 			struct state_rule *v;
-			size_t k;
-			bool found = false;
 
-			if (e->kind != TCSPAN_META_RULE)
+			if (e->kind != TCSPAN_META_RULE || find_rule(t, e->id))
 				continue;
-			for (k = 0; k < t->n_rules; k++)
-				found |= t->rules[k].id == e->id;
-			if (found)
-				continue;
-			v = realloc(t->rules, (t->n_rules + 1) * sizeof(*v));
+			v = push_rule(t, e->id);
 			if (!v) {
 				ret = -ENOMEM;
 				goto out;
 			}
-			t->rules = v;
-			v = &v[t->n_rules++];
-			memset(v, 0, sizeof(*v));
-			v->id = e->id;
 			v->name = strdup(e->text);
 			v->from = strdup("");
 			v->to = strdup("");
@@ -389,10 +433,16 @@ struct tcspan_state *tcspan_state__observe(const char *name, struct tcspan_error
 	/* qsort() takes no NULL, even for nothing. */
 	if (st->n_topos)
 		qsort(st->topos, st->n_topos, sizeof(*st->topos), compare_topology);
-	for (i = 0; i < st->n_topos; i++)
-		if (st->topos[i].n_rules)
-			qsort(st->topos[i].rules, st->topos[i].n_rules,
-			      sizeof(struct state_rule), compare_rule);
+	for (i = 0; i < st->n_topos; i++) {
+		struct state_topology *t = &st->topos[i];
+
+		/* The index by id was for collecting: sorting moves the rules. */
+		free(t->by_id);
+		t->by_id = NULL;
+		t->n_slots = 0;
+		if (t->n_rules)
+			qsort(t->rules, t->n_rules, sizeof(struct state_rule), compare_rule);
+	}
 	return st;
 }
 
@@ -497,6 +547,7 @@ void tcspan_state__free(struct tcspan_state *st)
 			free(t->rules[j].to);
 		}
 		free(t->rules);
+		free(t->by_id);
 		for (j = 0; j < t->n_namespaces; j++)
 			free(t->namespaces[j]);
 		free(t->namespaces);

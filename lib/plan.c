@@ -1812,88 +1812,106 @@ static size_t sort_unique(uint32_t *v, size_t n)
  * REASON entry, and each rule's entry names it by id (ref).  10,000 rules
  * that share a reason cost one entry, not 10,000.
  */
-struct reason {
-	uint32_t id;
-	const char *text;
-};
-
 struct reasons {
-	struct reason *v;		/* sorted by id */
+	struct plan_named_text *v;	/* sorted by id */
 	size_t n;
 	uint32_t *ref;			/* per rule: its reason's id, or 0 */
 };
 
-/* Rule indexes by the hash of their reason, then by index. */
-struct hashed {
-	uint32_t hash;
-	uint32_t rule;
-};
-
 static int compare_hashed(const void *x, const void *y)
 {
-	const struct hashed *a = x, *b = y;
+	const struct plan_hashed_text *a = x, *b = y;
 
 	if (a->hash != b->hash)
 		return a->hash < b->hash ? -1 : 1;
-	return a->rule < b->rule ? -1 : a->rule > b->rule;
+	return a->index < b->index ? -1 : a->index > b->index;
 }
 
-/*
- * A reason's id is the hash of its text; on a collision, the id after the
- * last one given (never 0, which says "none").  The same reasons get the
- * same ids from one plan to the next.
- */
-static void find_reasons(struct planner *p, struct reasons *out)
+static int compare_named_id(const void *x, const void *y)
 {
-	size_t n_rules = p->topo ? p->topo->n_rules : 0, n = 0, i, j, k, run;
-	struct hashed *h = calloc(n_rules + 1, sizeof(*h));
-	uint32_t last = 0;
-
-	out->v = calloc(n_rules + 1, sizeof(*out->v));
-	out->ref = calloc(n_rules + 1, sizeof(*out->ref));
-	out->n = 0;
-	if (!h || !out->v || !out->ref) {
-		p->error = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n_rules; i++)
-		if (p->choice[i].fallback[0])
-			h[n++] = (struct hashed){ meta_id(p->choice[i].fallback), i };
-	if (n)
-		qsort(h, n, sizeof(*h), compare_hashed);
-	for (i = 0; i < n; i = j) {
-		/* A run of one hash: its texts are one, but for a collision. */
-		run = out->n;
-		for (j = i; j < n && h[j].hash == h[i].hash; j++) {
-			const char *text = p->choice[h[j].rule].fallback;
-
-			for (k = run; k < out->n && strcmp(out->v[k].text, text); k++)
-				;
-			if (k == out->n) {
-				last = h[j].hash > last ? h[j].hash : last + 1;
-				if (!last)
-					last = 1;
-				out->v[out->n++] = (struct reason){ last, text };
-			}
-			out->ref[h[j].rule] = out->v[k].id;
-		}
-	}
-out:
-	free(h);
-}
-
-static int compare_reason_id(const void *x, const void *y)
-{
-	const struct reason *a = x, *b = y;
+	const struct plan_named_text *a = x, *b = y;
 
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
+/* The lowest id above 0 that none of v[0..n) (sorted by id) has. */
+static uint32_t free_id(const struct plan_named_text *v, size_t n)
+{
+	uint32_t id = 1;
+	size_t k;
+
+	for (k = 0; k < n && v[k].id <= id; k++)
+		if (v[k].id == id)
+			id++;
+	return id;
+}
+
+size_t plan_text_ids(struct plan_hashed_text *v, size_t n, struct plan_named_text *ids)
+{
+	size_t n_ids = 0, i, j, k, run;
+	bool wrapped = false;
+	uint32_t last = 0, id;
+
+	if (n)
+		qsort(v, n, sizeof(*v), compare_hashed);
+	for (i = 0; i < n; i = j) {
+		/* A run of one hash: its texts are one, but for a collision. */
+		run = n_ids;
+		for (j = i; j < n && v[j].hash == v[i].hash; j++) {
+			for (k = wrapped ? 0 : run; k < n_ids && strcmp(ids[k].text, v[j].text); k++)
+				;
+			if (k < n_ids) {
+				v[j].id = ids[k].id;
+				continue;
+			}
+			if (last == UINT32_MAX)
+				wrapped = true;
+			if (wrapped) {
+				id = free_id(ids, n_ids);
+			} else {
+				id = v[j].hash > last ? v[j].hash : last + 1;
+				last = id = id ? id : 1;
+			}
+			ids[n_ids++] = (struct plan_named_text){ id, v[j].text };
+			/* Kept sorted by id, for free_id() and the caller. */
+			if (wrapped)
+				qsort(ids, n_ids, sizeof(*ids), compare_named_id);
+			v[j].id = id;
+		}
+	}
+	return n_ids;
+}
+
+static void find_reasons(struct planner *p, struct reasons *out)
+{
+	size_t n_rules = p->topo ? p->topo->n_rules : 0, n = 0, i;
+	struct plan_hashed_text *v = calloc(n_rules + 1, sizeof(*v));
+
+	out->v = calloc(n_rules + 1, sizeof(*out->v));
+	out->ref = calloc(n_rules + 1, sizeof(*out->ref));
+	out->n = 0;
+	if (!v || !out->v || !out->ref) {
+		p->error = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_rules; i++) {
+		const char *why = p->choice[i].fallback;
+
+		if (why[0])
+			v[n++] = (struct plan_hashed_text){ meta_id(why), i, why, 0 };
+	}
+	out->n = plan_text_ids(v, n, out->v);
+	for (i = 0; i < n; i++)
+		out->ref[v[i].index] = v[i].id;
+out:
+	free(v);
+}
+
 static bool reason_wanted(const struct reasons *r, uint32_t id)
 {
-	struct reason key = { .id = id };
+	struct plan_named_text key = { .id = id };
 
-	return r->n && bsearch(&key, r->v, r->n, sizeof(key), compare_reason_id);
+	return r->n && bsearch(&key, r->v, r->n, sizeof(key), compare_named_id);
 }
 
 static void meta_op(struct planner *p, enum kop_type type, const struct meta_entry *e,
@@ -1984,6 +2002,15 @@ static void plan_rules(struct planner *p)
 	}
 	n_seen = sort_unique(seen, n_seen);
 	find_reasons(p, &reasons);
+	/* Reasons first: a rule's entry never names one not yet written. */
+	for (i = 0; i < reasons.n && !p->error; i++) {
+		const struct plan_named_text *rs = &reasons.v[i];
+		const struct meta_entry *e = meta_find(p->store, TCSPAN_META_REASON, rs->id);
+
+		if (!e || !meta_text_equal(e->text, rs->text))
+			meta_op(p, KOP_META_SET, NULL, TCSPAN_META_REASON, rs->id,
+				keep(p, rs->text, strlen(rs->text)), 0);
+	}
 	for (i = 0; i < n_rules && !p->error; i++) {
 		const struct tcspan_rule *r = &p->topo->rules[i];
 		uint32_t id = meta_id(r->name);
@@ -2000,14 +2027,6 @@ static void plan_rules(struct planner *p)
 		if (!named || e->ref != reasons.ref[i])
 			meta_op(p, KOP_META_SET, NULL, TCSPAN_META_RULE, id, r->name,
 				reasons.ref[i]);
-	}
-	for (i = 0; i < reasons.n && !p->error; i++) {
-		const struct reason *rs = &reasons.v[i];
-		const struct meta_entry *e = meta_find(p->store, TCSPAN_META_REASON, rs->id);
-
-		if (!e || !meta_text_equal(e->text, rs->text))
-			meta_op(p, KOP_META_SET, NULL, TCSPAN_META_REASON, rs->id,
-				keep(p, rs->text, strlen(rs->text)), 0);
 	}
 	if (p->error)
 		goto out;

@@ -149,6 +149,29 @@ int plan_compute(const struct tcspan_topology *topo, const char *name,
 		 struct plan_result *out, struct tcspan_error *err);
 void plan_result__free(struct plan_result *res);
 
+/* A text and the 32-bit id that names it in the metadata map. */
+struct plan_named_text {
+	uint32_t id;
+	const char *text;
+};
+
+struct plan_hashed_text {
+	uint32_t hash;			/* of text */
+	uint32_t index;			/* the caller's; orders equal hashes */
+	const char *text;
+	uint32_t id;			/* out: its text's id */
+};
+
+/*
+ * Name the texts of v[0..n) by ids: a text's hash, or on a collision the
+ * id after the last one given (never 0; past UINT32_MAX, the lowest free
+ * id), so that the same texts get the same ids from one plan to the next;
+ * equal texts share one.  Sorts v by (hash, index) and sets each id; the
+ * distinct texts go into ids (room for n), sorted by id.  Returns their
+ * count.
+ */
+size_t plan_text_ids(struct plan_hashed_text *v, size_t n, struct plan_named_text *ids);
+
 /* The eaction of act_mirred for a rule's action and target direction. */
 int plan_mirred_eaction(enum tcspan_action action, enum tcspan_hook to_hook);
 

@@ -466,10 +466,9 @@ size_t tcspan_state__rule_count(const struct tcspan_state *st, size_t t)
 static const char *reason_of(const struct meta_store *meta, uint32_t id)
 {
 	const struct meta_entry *e = meta_find(meta, TCSPAN_META_RULE, id);
+	const char *why = e && e->ref ? meta_lookup(meta, TCSPAN_META_REASON, e->ref) : NULL;
 
-	if (e && e->ref)
-		return meta_lookup(meta, TCSPAN_META_REASON, e->ref);
-	return meta_lookup(meta, TCSPAN_META_FALLBACK, id);
+	return why ? why : meta_lookup(meta, TCSPAN_META_FALLBACK, id);
 }
 
 int tcspan_state__rule(const struct tcspan_state *st, size_t t, size_t r,

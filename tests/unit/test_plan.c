@@ -1080,6 +1080,37 @@ static void test_reasons(void)
 		    "ret %d, %zu ops, %zu changes", ret, f.res.n_ops, f.res.n_changes);
 	teardown(&f);
 
+	/* Ids of texts: the hash; on a collision the next id; equal texts
+	 * share one; never 0; past the largest id, the lowest free ones. */
+	{
+		struct plan_hashed_text v[] = {
+			{ 7, 0, "seven", 0 }, { 5, 1, "five", 0 }, { 5, 2, "also five", 0 },
+			{ 5, 3, "five", 0 }, { 0, 4, "zero", 0 },
+			{ UINT32_MAX, 5, "top", 0 }, { UINT32_MAX, 6, "top too", 0 },
+			{ UINT32_MAX - 1, 7, "below top", 0 }, { 6, 8, "six", 0 },
+			{ UINT32_MAX, 9, "top three", 0 },
+		};
+		struct plan_named_text ids[10];
+		uint32_t by_index[10];
+		size_t n, i;
+		bool sorted = true;
+
+		n = plan_text_ids(v, 10, ids);
+		for (i = 0; i < 10; i++)
+			by_index[v[i].index] = v[i].id;
+		for (i = 1; i < n; i++)
+			sorted &= ids[i - 1].id < ids[i].id;
+		unit_result(n == 9 && sorted && by_index[4] == 1 && by_index[1] == 5 &&
+			    by_index[3] == 5 && by_index[2] == 6 && by_index[8] == 7 &&
+			    by_index[0] == 8 && by_index[7] == UINT32_MAX - 1 &&
+			    by_index[5] == UINT32_MAX && by_index[6] == 2 && by_index[9] == 3,
+			    "reasons: ids are hashes, the next id on a collision, the lowest "
+			    "free ones past the top",
+			    "n %zu; ids %u %u %u %u %u %u %u %u %u %u", n, by_index[0],
+			    by_index[1], by_index[2], by_index[3], by_index[4], by_index[5],
+			    by_index[6], by_index[7], by_index[8], by_index[9]);
+	}
+
 	/* A reason longer than an entry holds is stored cut, and the cut
 	 * text counts as equal, or every plan would write it again. */
 	{

@@ -1914,17 +1914,23 @@ static bool reason_wanted(const struct reasons *r, uint32_t id)
 	return r->n && bsearch(&key, r->v, r->n, sizeof(key), compare_named_id);
 }
 
-static void meta_op(struct planner *p, enum kop_type type, const struct meta_entry *e,
-		    uint32_t kind, uint32_t id, const char *text, uint32_t ref)
+static void meta_op(struct planner *p, enum kop_type type, uint32_t kind, uint32_t id,
+		    const char *text, uint32_t ref)
 {
 	struct kop *op = push(p, type);
 
 	if (!op)
 		return;
-	op->meta_kind = e ? e->kind : kind;
-	op->meta_id = e ? e->id : id;
-	op->text = e ? e->text : text;
-	op->meta_ref = e ? e->ref : ref;
+	op->meta_kind = kind;
+	op->meta_id = id;
+	op->text = text;
+	op->meta_ref = ref;
+}
+
+/* The delete of entry `e`, which keeps what it held for an undo. */
+static void meta_del(struct planner *p, const struct meta_entry *e)
+{
+	meta_op(p, KOP_META_DEL, e->kind, e->id, e->text, e->ref);
 }
 
 static void plan_rules(struct planner *p)
@@ -2008,7 +2014,7 @@ static void plan_rules(struct planner *p)
 		const struct meta_entry *e = meta_find(p->store, TCSPAN_META_REASON, rs->id);
 
 		if (!e || !meta_text_equal(e->text, rs->text))
-			meta_op(p, KOP_META_SET, NULL, TCSPAN_META_REASON, rs->id,
+			meta_op(p, KOP_META_SET, TCSPAN_META_REASON, rs->id,
 				keep(p, rs->text, strlen(rs->text)), 0);
 	}
 	for (i = 0; i < n_rules && !p->error; i++) {
@@ -2025,8 +2031,7 @@ static void plan_rules(struct planner *p)
 			change(p, TCSPAN_OP_CHANGE, TCSPAN_KIND_RULE, r->name,
 			       "its name is written back to the kernel");
 		if (!named || e->ref != reasons.ref[i])
-			meta_op(p, KOP_META_SET, NULL, TCSPAN_META_RULE, id, r->name,
-				reasons.ref[i]);
+			meta_op(p, KOP_META_SET, TCSPAN_META_RULE, id, r->name, reasons.ref[i]);
 	}
 	if (p->error)
 		goto out;
@@ -2045,7 +2050,7 @@ static void plan_rules(struct planner *p)
 		if ((e->kind == TCSPAN_META_REASON && !reason_wanted(&reasons, e->id)) ||
 		    e->kind == TCSPAN_META_FALLBACK) {
 			if (!p->meta_goes)
-				meta_op(p, KOP_META_DEL, e, 0, 0, NULL, 0);
+				meta_del(p, e);
 			continue;
 		}
 		if (e->kind != TCSPAN_META_RULE || has_id(desired, n_desired, e->id))
@@ -2054,7 +2059,7 @@ static void plan_rules(struct planner *p)
 			change(p, TCSPAN_OP_REMOVE, TCSPAN_KIND_RULE, e->text,
 			       "only its name was left in the kernel");
 		if (!p->meta_goes)
-			meta_op(p, KOP_META_DEL, e, 0, 0, NULL, 0);
+			meta_del(p, e);
 	}
 out:
 	free(reasons.v);

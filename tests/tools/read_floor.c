@@ -35,11 +35,6 @@
 #include <netlink/socket.h>
 #include <yaml.h>
 
-#ifndef TCA_DUMP_FLAGS
-#define TCA_DUMP_FLAGS 15
-#define TCA_DUMP_FLAGS_TERSE (1 << 0)
-#endif
-
 /* The most a dump's answer takes: the kernel fills up to 32 KiB. */
 #define RECV_SIZE (32 << 10)
 

@@ -93,6 +93,7 @@ static int dump(struct nl_sock *sk, int type, const struct tcmsg *tcm, bool ters
 struct clsacts {
 	int v[4096];
 	size_t n;
+	bool more;			/* more than v holds: refused */
 };
 
 static void clsact_seen(const struct nlmsghdr *h, void *arg)
@@ -101,9 +102,12 @@ static void clsact_seen(const struct nlmsghdr *h, void *arg)
 	struct clsacts *c = arg;
 	struct nlattr *kind = nlmsg_find_attr((struct nlmsghdr *)h, sizeof(*tcm), TCA_KIND);
 
-	if (kind && !strcmp(nla_get_string(kind), "clsact") &&
-	    c->n < sizeof(c->v) / sizeof(c->v[0]))
+	if (!kind || strcmp(nla_get_string(kind), "clsact"))
+		return;
+	if (c->n < sizeof(c->v) / sizeof(c->v[0]))
 		c->v[c->n++] = tcm->tcm_ifindex;
+	else
+		c->more = true;
 }
 
 static int read_kernel(const char *netns, bool terse)
@@ -129,6 +133,10 @@ static int read_kernel(const char *netns, bool terse)
 	if (dump(sk, RTM_GETQDISC, &(struct tcmsg){ .tcm_family = AF_UNSPEC }, false, &t,
 		 RTM_NEWQDISC, clsact_seen, &c))
 		goto out;
+	if (c.more) {
+		fprintf(stderr, "read_floor: more than %zu clsact qdiscs\n", c.n);
+		goto out;
+	}
 	for (i = 0; i < c.n; i++) {
 		for (h = 0; h < 2; h++) {
 			struct tcmsg tcm = {

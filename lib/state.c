@@ -115,28 +115,34 @@ static int add_device(struct tcspan_state *st, const char *topo, const char *net
 	return ret;
 }
 
-static struct state_rule *find_rule(const struct state_topology *t, uint32_t id)
+/* The slot of the first rule with `id`, or the empty slot it would take. */
+static size_t probe(const struct state_topology *t, uint32_t id)
 {
 	size_t mask = t->n_slots - 1, i;
 
-	if (!t->n_slots)
-		return NULL;
 	for (i = id & mask; t->by_id[i]; i = (i + 1) & mask)
 		if (t->rules[t->by_id[i] - 1].id == id)
-			return &t->rules[t->by_id[i] - 1];
-	return NULL;
+			break;
+	return i;
+}
+
+static struct state_rule *find_rule(const struct state_topology *t, uint32_t id)
+{
+	size_t i;
+
+	if (!t->n_slots)
+		return NULL;
+	i = probe(t, id);
+	return t->by_id[i] ? &t->rules[t->by_id[i] - 1] : NULL;
 }
 
 /* Slot rule `index` under its id, unless a rule with that id has one. */
 static void slot_rule(struct state_topology *t, size_t index)
 {
-	size_t mask = t->n_slots - 1, i;
-	uint32_t id = t->rules[index].id;
+	size_t i = probe(t, t->rules[index].id);
 
-	for (i = id & mask; t->by_id[i]; i = (i + 1) & mask)
-		if (t->rules[t->by_id[i] - 1].id == id)
-			return;
-	t->by_id[i] = index + 1;
+	if (!t->by_id[i])
+		t->by_id[i] = index + 1;
 }
 
 /* A zeroed rule with id `id` at the end of t's rules; NULL when out of memory. */

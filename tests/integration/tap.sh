@@ -133,7 +133,12 @@ check "destroy --taps: nothing is left" "$NOTHING" "$(left)"
 	rx=\$(ip netns exec $M cat /sys/class/net/eth0/statistics/rx_packets)
 	echo \$((rx - rx0)) >$WORK/rx
 	$TCSPAN -q plan --detailed-exitcode $WORK/t.yaml >/dev/null 2>&1; echo \$? >$WORK/plan" 2>/dev/null
-check "beside a rule: the topology's monitor still gets its copies" 5 "$(cat "$WORK/rx")"
+# The 5 requests, and maybe the client's ARP probe of the server (the rule
+# mirrors all that eth0 receives); a tap that took them would leave 0, a
+# doubled mirror 10.
+rx=$(cat "$WORK/rx")
+check "beside a rule: the topology's monitor still gets its copies" yes \
+	"$([ "$rx" -ge 5 ] && [ "$rx" -le 6 ] && echo yes || echo "$rx")"
 check "beside a rule: the topology stays converged during the tap" 0 "$(cat "$WORK/plan")"
 check "beside a rule: the tap gets its copies" 5 \
 	"$(tcpdump -n -r "$WORK/i.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | wc -l)"
